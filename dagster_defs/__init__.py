@@ -1,0 +1,1 @@
+"""Dagster wiring: assets, resources and the Definitions that assemble them."""

@@ -1,0 +1,63 @@
+"""Dagster resources: configuration in, connections out. Values arrive through EnvVar at run time."""
+
+from pathlib import Path
+
+import dlt
+import duckdb
+from dagster import ConfigurableResource
+
+from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
+from meterledger.connections.salesforce import SalesforceConnection
+
+
+class WarehouseResource(ConfigurableResource):
+    """The DuckDB warehouse file. One writer at a time: assets run in-process, one after another."""
+
+    path: str
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        return duckdb.connect(self.path)
+
+    def pipeline(self, system: str) -> dlt.Pipeline:
+        """The dlt pipeline of a source system, its working state kept beside the warehouse."""
+        return dlt.pipeline(
+            pipeline_name=system,
+            dataset_name=f"raw_{system}",
+            destination=dlt.destinations.duckdb(credentials=self.path),
+            pipelines_dir=str(Path(self.path).parent / "dlt_pipelines"),
+        )
+
+
+class UsageFilesResource(ConfigurableResource):
+    """Where the metering files are: a folder or any fsspec URL."""
+
+    root: str
+
+
+class NetSuiteResource(ConfigurableResource):
+    base_url: str
+    account_id: str
+    consumer_key: str
+    consumer_secret: str
+    token_id: str
+    token_secret: str
+    ca_bundle: str
+    concurrency: int = 4
+
+    def connection(self) -> NetSuiteConnection:
+        credentials = NetSuiteCredentials(self.account_id, self.consumer_key, self.consumer_secret,
+                                          self.token_id, self.token_secret)
+        return NetSuiteConnection(self.base_url, credentials, ca_bundle=self.ca_bundle)
+
+
+class SalesforceResource(ConfigurableResource):
+    login_url: str
+    client_id: str
+    client_secret: str
+    ca_bundle: str
+    api_version: str = "62.0"
+
+    def connection(self) -> SalesforceConnection:
+        return SalesforceConnection(self.login_url, self.client_id, self.client_secret,
+                                    api_version=self.api_version, ca_bundle=self.ca_bundle)

@@ -1,0 +1,1 @@
+"""Local emulators of the NetSuite and Salesforce APIs, and the demo-data generator."""

@@ -1,0 +1,1 @@
+"""Pieces both emulators share: the TLS authority of a run, the HTTPS server, routing, faults."""

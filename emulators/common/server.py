@@ -1,0 +1,230 @@
+"""The HTTPS server both emulators run on, with the hooks every emulator shares.
+
+Shared behaviour lives here so the two emulators differ only in their API: routes under
+``/_emulator/`` are the test controls (arm faults, reset, read state), a concurrency gate answers
+over-limit requests with the service's own error, and faults are applied in one place.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from emulators.common.faults import Fault, FaultQueue
+from emulators.common.http import Request, Response, Router
+from emulators.common.tls import RunCertificates
+
+log = logging.getLogger(__name__)
+
+CONTROL_PREFIX = "/_emulator/"
+
+
+class EmulatorApp:
+    """Base of an emulated service. Subclasses register routes on ``self.router`` and
+    ``self.control`` and write their service's error bodies."""
+
+    name = "emulator"
+
+    def __init__(self, concurrency_limit: int | None = None) -> None:
+        self.router = Router()
+        self.control = Router()
+        self.faults = FaultQueue()
+        self.concurrency_limit = concurrency_limit
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
+        self.control.add("POST", "/_emulator/faults", self._arm_faults)
+        self.control.add("DELETE", "/_emulator/faults", self._clear_faults)
+
+    # Service-specific answers -------------------------------------------------------------
+    def fault_response(self, fault: Fault, request: Request) -> Response:
+        return Response.json(fault.status or 500, {"error": fault.error_code or "injected fault"})
+
+    def over_concurrency_response(self, request: Request) -> Response:
+        return Response.json(429, {"error": "too many concurrent requests"})
+
+    def not_found_response(self, request: Request) -> Response:
+        return Response.json(404, {"error": f"no route for {request.method} {request.path}"})
+
+    def method_not_allowed_response(self, request: Request) -> Response:
+        return Response.json(405, {"error": f"{request.method} not allowed on {request.path}"})
+
+    def error_response(self, request: Request, error: Exception) -> Response:
+        return Response.json(500, {"error": "internal emulator error"})
+
+    def decorate(self, request: Request, response: Response) -> Response:
+        """Last chance to add headers every response of the service carries."""
+        return response
+
+    # Concurrency gate ---------------------------------------------------------------------
+    def enter(self) -> bool:
+        with self._in_flight_lock:
+            if self.concurrency_limit is not None and self._in_flight >= self.concurrency_limit:
+                return False
+            self._in_flight += 1
+            return True
+
+    def leave(self) -> None:
+        with self._in_flight_lock:
+            self._in_flight -= 1
+
+    # Controls ------------------------------------------------------------------------------
+    def _arm_faults(self, request: Request) -> Response:
+        payload = request.json() or {}
+        try:
+            fault = Fault.from_json(payload)
+            count = int(payload.get("count", 1))
+        except (ValueError, TypeError) as error:
+            return Response.json(400, {"error": str(error)})
+        self.faults.arm(fault, count)
+        return Response.json(200, {"armed": count, "pending": self.faults.pending()})
+
+    def _clear_faults(self, request: Request) -> Response:
+        self.faults.clear()
+        return Response.json(200, {"pending": 0})
+
+    def dispatch(self, request: Request) -> Response:
+        handler, path_known = self.router.match(request)
+        if handler is None:
+            if path_known:
+                return self.method_not_allowed_response(request)
+            return self.not_found_response(request)
+        try:
+            return handler(request)
+        except Exception as error:  # a bug in the emulator must not kill the server thread
+            log.exception("%s: %s %s failed", self.name, request.method, request.path)
+            return self.error_response(request, error)
+
+
+class _TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, handler, context: ssl.SSLContext, app: EmulatorApp):
+        self.app = app
+        self._context = context
+        super().__init__(address, handler)
+
+    def get_request(self):
+        raw, address = self.socket.accept()
+        # The handshake runs in the request thread (see finish_request): a slow client
+        # must not stall the accept loop.
+        return self._context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False), address
+
+    def finish_request(self, request, client_address):
+        try:
+            request.settimeout(30)
+            request.do_handshake()
+        except (ssl.SSLError, OSError):
+            return
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address):
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms a response on loopback).
+    disable_nagle_algorithm = True
+    server: _TLSServer
+
+    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def _serve(self) -> None:
+        app = self.server.app
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        host = self.headers.get("Host") or "%s:%s" % self.server.server_address[:2]
+        request = Request(
+            method=self.command,
+            path=split.path,
+            query=Request.parse_query(split.query),
+            headers=self.headers,
+            body=body,
+            url=f"https://{host}{self.path}",
+        )
+        if request.path.startswith(CONTROL_PREFIX):
+            handler, _ = app.control.match(request)
+            response = handler(request) if handler else app.not_found_response(request)
+            self._send(response)
+            return
+        if not app.enter():
+            self._send(app.decorate(request, app.over_concurrency_response(request)))
+            return
+        try:
+            fault = app.faults.take(request.method, request.path)
+            if fault and fault.kind == "drop":
+                self._drop()
+                return
+            if fault and fault.kind == "status":
+                self._send(app.decorate(request, app.fault_response(fault, request)))
+                return
+            if fault and fault.kind == "delay_before":
+                time.sleep(fault.delay)
+            response = app.decorate(request, app.dispatch(request))
+            if fault and fault.kind == "delay_after_apply":
+                time.sleep(fault.delay)
+        finally:
+            app.leave()
+        self._send(response)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _send(self, response: Response) -> None:
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if response.body and self.command != "HEAD":
+                self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+
+class EmulatorServer:
+    """Runs an app over HTTPS on a loopback port, in a background thread."""
+
+    def __init__(self, app: EmulatorApp, certificates: RunCertificates,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self._httpd = _TLSServer((host, port), _Handler, certificates.server_context(), app)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"https://{host}:{port}"
+
+    def start(self) -> "EmulatorServer":
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"{self.app.name}-server",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "EmulatorServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

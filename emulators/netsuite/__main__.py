@@ -1,0 +1,59 @@
+"""Run the NetSuite emulator: ``python -m emulators.netsuite --seed demo_data/netsuite/seed.json``.
+
+Credentials come from the environment (``NETSUITE_ACCOUNT_ID``, ``NETSUITE_CONSUMER_KEY``,
+``NETSUITE_CONSUMER_SECRET``, ``NETSUITE_TOKEN_ID``, ``NETSUITE_TOKEN_SECRET``). A fresh CA and
+server certificate are written to ``--cert-dir``; one JSON line on stdout tells the base URL and
+the CA bundle to verify against. With ``--state`` the state is loaded from that file when it
+exists and written back on exit (SIGINT / SIGTERM).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from emulators.common.server import EmulatorServer
+from emulators.common.tls import create_run_certificates
+from emulators.netsuite.app import NetSuiteApp
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emulators.netsuite", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=Path, help="seed file: {recordtype: [record, ...]}")
+    parser.add_argument("--state", type=Path, help="state file loaded at start and saved on exit")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--cert-dir", type=Path, default=Path(".emulators/netsuite-tls"))
+    parser.add_argument("--concurrency-limit", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    missing = [name for name in ("NETSUITE_ACCOUNT_ID", "NETSUITE_CONSUMER_KEY", "NETSUITE_CONSUMER_SECRET",
+                                 "NETSUITE_TOKEN_ID", "NETSUITE_TOKEN_SECRET") if not os.environ.get(name)]
+    if missing:
+        print(f"missing environment variables: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    app = NetSuiteApp(os.environ["NETSUITE_ACCOUNT_ID"], os.environ["NETSUITE_CONSUMER_KEY"],
+                      os.environ["NETSUITE_CONSUMER_SECRET"], os.environ["NETSUITE_TOKEN_ID"],
+                      os.environ["NETSUITE_TOKEN_SECRET"], concurrency_limit=args.concurrency_limit,
+                      seed_file=args.seed, state_file=args.state)
+    certificates = create_run_certificates(args.cert_dir)
+    server = EmulatorServer(app, certificates, host=args.host, port=args.port).start()
+    print(json.dumps({"emulator": "netsuite", "base_url": server.base_url,
+                      "ca_bundle": str(certificates.ca_bundle)}), flush=True)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    if args.state:
+        app.save()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

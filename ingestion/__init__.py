@@ -1,0 +1,1 @@
+"""dlt sources, one package per source system; each loads into the raw_<system> dataset."""

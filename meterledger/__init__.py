@@ -1,0 +1,1 @@
+"""meterledger: the usage-based-billing warehouse between usage meters, Salesforce and NetSuite."""

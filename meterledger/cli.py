@@ -1,0 +1,115 @@
+"""The `meterledger` command line. Errors print as one line unless --debug is given."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="meterledger: the usage-based-billing warehouse between meters, Salesforce and NetSuite.")
+_state = {"debug": False}
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs.")) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command("demo-data")
+def demo_data(
+    output: Path = typer.Option(Path("demo_data"), help="Folder to write the demo data into (replaced)."),
+    seed: int = typer.Option(42, help="Random seed: the same seed gives the same files."),
+    customers: int = typer.Option(200, min=1, help="Number of customers."),
+    events: int = typer.Option(1_000_000, min=1, help="Approximate number of usage events."),
+    days: int = typer.Option(90, min=1, help="Days of usage."),
+    start_date: str = typer.Option("2026-08-01", help="First day of usage (YYYY-MM-DD)."),
+) -> None:
+    """Generate the deterministic demo data set: usage files and the emulators' seeds."""
+    from emulators.demo_data.generator import generate
+
+    manifest = generate(output, seed=seed, customers=customers, events=events, days=days,
+                        start_date=_parse_date(start_date, "--start-date"))
+    bad = manifest.get("bad_events", {})
+    typer.echo(f"wrote {output}: {manifest.get('events_written', '?')} event rows, "
+               f"{sum(bad.values())} of them bad or late ({', '.join(f'{k} {v}' for k, v in sorted(bad.items()))})")
+
+
+@app.command()
+def emulators(
+    state_dir: Path = typer.Option(Path("warehouse/emulators"), help="Certificates and persisted emulator state."),
+    seed_dir: Path = typer.Option(Path("demo_data"), help="Demo data folder holding salesforce/ and netsuite/ seeds."),
+    env_file: Path = typer.Option(Path(".env.emulators"), help="Where to write URLs, credentials and the CA path."),
+    netsuite_port: int = typer.Option(8443, help="NetSuite emulator port on 127.0.0.1 (0: any free port)."),
+    salesforce_port: int = typer.Option(8444, help="Salesforce emulator port on 127.0.0.1 (0: any free port)."),
+) -> None:
+    """Run both emulators in the foreground until interrupted."""
+    from emulators.runner import EmulatorStack, write_env_file
+
+    stack = EmulatorStack(state_dir=state_dir, seed_dir=seed_dir if seed_dir.exists() else None,
+                          netsuite_port=netsuite_port, salesforce_port=salesforce_port)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    from meterledger.pipeline import pipeline_environment
+
+    with stack:
+        write_env_file(env_file, pipeline_environment(
+            stack.environment(), Path("warehouse/meterledger.duckdb").resolve(), (seed_dir / "usage").resolve()))
+        typer.echo(f"NetSuite emulator:   {stack.netsuite_server.base_url}  (account {stack.environment()['NETSUITE_ACCOUNT_ID']})")
+        typer.echo(f"Salesforce emulator: {stack.salesforce_server.base_url}")
+        typer.echo(f"CA bundle: {stack.certificates.ca_bundle}")
+        typer.echo(f"Credentials and URLs written to {env_file}; Ctrl-C stops and saves state to {state_dir}.")
+        try:
+            stopped.wait()
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def demo(
+    data_dir: Path = typer.Option(Path("demo_data"), help="Demo data folder (generated when missing)."),
+    warehouse: Path = typer.Option(Path("warehouse/meterledger.duckdb"), help="DuckDB warehouse file."),
+    customers: int = typer.Option(200, min=1, help="Customers, when the demo data is generated."),
+    events: int = typer.Option(1_000_000, min=1, help="Usage events, when the demo data is generated."),
+    days: int = typer.Option(90, min=1, help="Days of usage, when the demo data is generated."),
+    seed: int = typer.Option(42, help="Random seed, when the demo data is generated."),
+) -> None:
+    """Generate demo data, start the emulators, materialize every asset and print a summary."""
+    from meterledger.demo import DemoOptions, run_demo
+
+    summary = run_demo(DemoOptions(data_dir=data_dir, warehouse=warehouse, customers=customers,
+                                   events=events, days=days, seed=seed, debug=_state["debug"]))
+    typer.echo(summary)
+
+
+def _parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+
+
+def run() -> None:
+    """Entry point: a failure is one clear line on stderr, a traceback only with --debug."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as error:  # the CLI's last line of defence: report, don't dump
+        if _state["debug"]:
+            raise
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(error.exit_code)
+        typer.echo(f"meterledger: error: {error}", err=True)
+        sys.exit(1)

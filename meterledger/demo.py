@@ -1,0 +1,173 @@
+"""`meterledger demo`: the whole flow on the embedded default, and a summary a newcomer can read."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from meterledger.pipeline import materialize_all, pipeline_environment
+
+REASONS = ("missing_event_id", "unparseable_timestamp", "non_numeric_quantity", "negative_quantity",
+           "unknown_customer", "unknown_meter", "exact_duplicate", "conflicting_duplicate", "no_billable_line")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    data_dir: Path
+    warehouse: Path
+    customers: int = 200
+    events: int = 1_000_000
+    days: int = 90
+    seed: int = 42
+    debug: bool = False
+
+
+def _ensure_demo_data(options: DemoOptions) -> tuple[dict, bool]:
+    """The demo data, generated unless the folder already holds the same request."""
+    from emulators.demo_data.generator import generate
+
+    wanted = {"seed": options.seed, "customers": options.customers, "events": options.events, "days": options.days}
+    manifest_path = options.data_dir / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if all(manifest.get("args", {}).get(key) == value for key, value in wanted.items()):
+            return manifest, False
+    return generate(options.data_dir, **wanted), True
+
+
+def run_demo(options: DemoOptions) -> str:
+    from emulators.runner import EmulatorStack
+
+    started = time.monotonic()
+    data_dir, warehouse = options.data_dir.resolve(), options.warehouse.resolve()
+    _say(f"demo data in {data_dir}")
+    manifest, regenerated = _ensure_demo_data(options)
+    state_dir = warehouse.parent / "emulators"
+    if regenerated:
+        # New demo data: the warehouse and the emulators' saved state describe the old one.
+        shutil.rmtree(state_dir, ignore_errors=True)
+        for stale in (warehouse, warehouse.parent / "dlt_pipelines"):
+            if stale.is_dir():
+                shutil.rmtree(stale)
+            elif stale.exists():
+                stale.unlink()
+    log_path = warehouse.parent / "logs" / "demo-run.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with EmulatorStack(state_dir=state_dir, seed_dir=data_dir) as stack:
+        environment = pipeline_environment(stack.environment(), warehouse, data_dir / "usage")
+        os.environ.update(environment)
+        _say(f"emulators up (NetSuite {environment['NETSUITE_BASE_URL']}, "
+             f"Salesforce {environment['SALESFORCE_LOGIN_URL']}); materializing every asset, "
+             f"log in {log_path}")
+        with _output_to(log_path, quiet=not options.debug):
+            try:
+                materialize_all(log_level="DEBUG" if options.debug else "INFO")
+            except RuntimeError as error:
+                raise RuntimeError(f"{error} (full log: {log_path})") from error
+        readback = _read_back(stack)
+    return _summary(manifest, warehouse, stack, readback, time.monotonic() - started)
+
+
+def _say(message: str) -> None:
+    print(f"meterledger demo: {message}", flush=True)
+
+
+@contextlib.contextmanager
+def _output_to(log_path: Path, quiet: bool):
+    """Send dbt's and Dagster's console output to the run log, unless --debug asks to see it."""
+    if not quiet:
+        yield
+        return
+    import logging
+
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        handler = logging.StreamHandler(log)
+        dagster_logger = logging.getLogger("dagster")
+        saved = dagster_logger.handlers[:], dagster_logger.propagate
+        dagster_logger.handlers, dagster_logger.propagate = [handler], False
+        try:
+            yield
+        finally:
+            dagster_logger.handlers, dagster_logger.propagate = saved
+
+
+def _read_back(stack) -> dict[str, int]:
+    """What the destinations hold now, asked through their APIs like any client would."""
+    from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
+    from meterledger.connections.salesforce import SalesforceConnection
+
+    env = stack.environment()
+    netsuite = NetSuiteConnection(env["NETSUITE_BASE_URL"], NetSuiteCredentials(
+        env["NETSUITE_ACCOUNT_ID"], env["NETSUITE_CONSUMER_KEY"], env["NETSUITE_CONSUMER_SECRET"],
+        env["NETSUITE_TOKEN_ID"], env["NETSUITE_TOKEN_SECRET"]), ca_bundle=env["NETSUITE_CA_BUNDLE"])
+    salesforce = SalesforceConnection(env["SALESFORCE_LOGIN_URL"], env["SALESFORCE_CLIENT_ID"],
+                                      env["SALESFORCE_CLIENT_SECRET"], ca_bundle=env["SALESFORCE_CA_BUNDLE"])
+    return {
+        "netsuite_usage": sum(1 for _ in netsuite.suiteql("SELECT id FROM usage")),
+        "netsuite_journal_entries": sum(1 for _ in netsuite.suiteql(
+            "SELECT id FROM transaction WHERE type = 'Journal'")),
+        "salesforce_usage_summaries": sum(1 for _ in salesforce.query("SELECT Id FROM Usage_Summary__c")),
+    }
+
+
+def _scalar(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return connection.execute(sql).fetchone()[0]
+
+
+def _summary(manifest: dict, warehouse: Path, stack, readback: dict[str, int], seconds: float) -> str:
+    lines = [f"meterledger demo: {manifest.get('date_range', {}).get('start')} to "
+             f"{manifest.get('date_range', {}).get('end')}, seed {manifest.get('args', {}).get('seed')}, "
+             f"finished in {seconds:.0f} s", ""]
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        lines.append("Rows loaded per source (raw tables, loaded by dlt)")
+        tables = connection.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('raw_usage', 'raw_salesforce', 'raw_netsuite') "
+            "and table_name not like '\\_dlt%' escape '\\' order by 1, 2").fetchall()
+        by_schema: dict[str, list[str]] = {}
+        for schema, table in tables:
+            count = _scalar(connection, f'select count(*) from "{schema}"."{table}"')
+            by_schema.setdefault(schema, []).append(f"{table} {count:,}")
+        for schema, parts in by_schema.items():
+            lines.append(f"  {schema:<15} " + ", ".join(parts))
+
+        lines += ["", "Usage events not billed, by reason (marts.fct_quarantined_usage_events)"]
+        counts = dict(connection.execute(
+            "select quarantine_reason, count(*) from marts.fct_quarantined_usage_events group by 1").fetchall())
+        for reason in REASONS:
+            lines.append(f"  {reason:<24} {counts.get(reason, 0):>8,}")
+        late = _scalar(connection, "select count(*) from intermediate.int_usage_events_classified "
+                                   "where is_valid and is_late_arrival")
+        lines.append(f"  {'late_arrival':<24} {late:>8,}  (billed, flagged as late)")
+
+        last_runs = {(destination, object_name): (planned, unchanged, sent, failed) for
+                     destination, object_name, planned, unchanged, sent, failed in connection.execute(
+            "select destination, object_name, planned, unchanged, sent, failed from reverse_etl.sync_runs "
+            "qualify row_number() over (partition by destination, object_name order by finished_at desc) = 1"
+        ).fetchall()}
+    env = stack.environment()
+    lines += ["", "Reverse ETL (this run)"]
+    for label, key, held in (("NetSuite usage records", ("netsuite", "usage_records"), "netsuite_usage"),
+                             ("Salesforce usage summaries", ("salesforce", "usage_summaries"),
+                              "salesforce_usage_summaries")):
+        planned, unchanged, sent, failed = last_runs.get(key, (0, 0, 0, 0))
+        lines.append(f"  {label:<28} {planned:>6,} produced, {sent - failed:>6,} pushed, {unchanged:>6,} unchanged, "
+                     f"{failed:,} failed; {readback[held]:,} in the destination now")
+    lines += [
+        f"  {'Journal entries':<28} {0:>6,} produced: revenue recognition and journal entries are not built "
+        f"yet ({readback['netsuite_journal_entries']:,} in NetSuite)",
+        "",
+        "Where to look next",
+        f"  warehouse:   {warehouse}  (duckdb -readonly, or any DuckDB client; marts in schema 'marts')",
+        "  Dagster UI:  make dagster-dev  (the demo's runs are in its history)",
+        f"  emulators:   NetSuite {env['NETSUITE_BASE_URL']}, Salesforce {env['SALESFORCE_LOGIN_URL']} "
+        "(stopped now; `make emulators` runs them again and writes .env.emulators)",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,55 @@
+"""Fixtures shared by the whole suite: a small demo data set, the emulators, a run of the graph."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+# Telemetry off for everything the tests start, before any of it is imported.
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+SMALL_DEMO = {"seed": 7, "customers": 16, "events": 30_000, "days": 75, "start_date": date(2026, 8, 1)}
+
+
+@dataclass
+class PipelineRun:
+    data_dir: Path
+    warehouse: Path
+    manifest: dict
+    stack: object
+
+
+@pytest.fixture(scope="session")
+def small_demo_data(tmp_path_factory) -> tuple[Path, dict]:
+    from emulators.demo_data.generator import generate
+
+    data_dir = tmp_path_factory.mktemp("demo_data")
+    return data_dir, generate(data_dir, **SMALL_DEMO)
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(small_demo_data, tmp_path_factory):
+    """The whole asset graph materialized once against running emulators; they stay up for reads."""
+    from emulators.runner import EmulatorStack
+    from meterledger.pipeline import materialize_all, pipeline_environment
+
+    data_dir, manifest = small_demo_data
+    workdir = tmp_path_factory.mktemp("pipeline")
+    warehouse = workdir / "warehouse" / "meterledger.duckdb"
+    saved = dict(os.environ)
+    stack = EmulatorStack(state_dir=workdir / "emulators", seed_dir=data_dir).start()
+    os.environ.update(pipeline_environment(stack.environment(), warehouse, data_dir / "usage"))
+    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
+    (workdir / "dagster_home").mkdir()
+    (workdir / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    try:
+        materialize_all()
+        yield PipelineRun(data_dir=data_dir, warehouse=warehouse, manifest=manifest, stack=stack)
+    finally:
+        stack.stop(save=False)
+        os.environ.clear()
+        os.environ.update(saved)
