@@ -92,7 +92,7 @@ def _parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+        raise ValueError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def run() -> None:
@@ -106,10 +106,7 @@ def run() -> None:
     except Exception as error:  # the CLI's last line of defence: report, don't dump
         if _state["debug"]:
             raise
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
+        if hasattr(error, "format_message"):  # a usage error from the option parser
+            error = error.format_message()
         typer.echo(f"meterledger: error: {error}", err=True)
         sys.exit(1)

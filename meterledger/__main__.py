@@ -1,0 +1,3 @@
+from meterledger.cli import run
+
+run()
