@@ -53,3 +53,33 @@ def pipeline_run(small_demo_data, tmp_path_factory):
         stack.stop(save=False)
         os.environ.clear()
         os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def emulator_stack(small_demo_data, tmp_path_factory):
+    """Both emulators seeded with the small demo data, for tests that talk to them directly."""
+    from emulators.runner import EmulatorStack
+
+    data_dir, _ = small_demo_data
+    stack = EmulatorStack(state_dir=tmp_path_factory.mktemp("emulators"), seed_dir=data_dir).start()
+    yield stack
+    stack.stop(save=False)
+
+
+@pytest.fixture
+def netsuite_connection(emulator_stack):
+    from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
+
+    env = emulator_stack.environment()
+    return NetSuiteConnection(env["NETSUITE_BASE_URL"], NetSuiteCredentials(
+        env["NETSUITE_ACCOUNT_ID"], env["NETSUITE_CONSUMER_KEY"], env["NETSUITE_CONSUMER_SECRET"],
+        env["NETSUITE_TOKEN_ID"], env["NETSUITE_TOKEN_SECRET"]), ca_bundle=env["NETSUITE_CA_BUNDLE"], timeout=5)
+
+
+@pytest.fixture
+def salesforce_connection(emulator_stack):
+    from meterledger.connections.salesforce import SalesforceConnection
+
+    env = emulator_stack.environment()
+    return SalesforceConnection(env["SALESFORCE_LOGIN_URL"], env["SALESFORCE_CLIENT_ID"],
+                                env["SALESFORCE_CLIENT_SECRET"], ca_bundle=env["SALESFORCE_CA_BUNDLE"])

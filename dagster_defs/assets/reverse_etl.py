@@ -29,7 +29,7 @@ def netsuite_usage_records(context: AssetExecutionContext, warehouse: WarehouseR
     mapping = load_mapping("netsuite").objects["usage_records"]
     destination = NetSuiteDestination(netsuite.connection(), concurrency=netsuite.concurrency)
     with warehouse.connect() as connection:
-        sync = run_sync(connection, destination, "usage_records", mapping, run_id=context.run_id)
+        sync = run_sync(connection, destination, "usage_records", mapping, run_id=context.run.run_id)
     context.log.info("NetSuite usage records: %s sent, %s failed", sync.sent, sync.failed)
     return _result(sync)
 
@@ -45,6 +45,6 @@ def salesforce_usage_summaries(context: AssetExecutionContext, warehouse: Wareho
     mapping = load_mapping("salesforce").objects["usage_summaries"]
     destination = SalesforceDestination(salesforce.connection())
     with warehouse.connect() as connection:
-        sync = run_sync(connection, destination, "usage_summaries", mapping, run_id=context.run_id)
+        sync = run_sync(connection, destination, "usage_summaries", mapping, run_id=context.run.run_id)
     context.log.info("Salesforce usage summaries: %s sent, %s failed", sync.sent, sync.failed)
     return _result(sync)

@@ -65,7 +65,7 @@ class NetSuiteConnection:
         )
         self._send = retry(
             retry=retry_if_exception(_is_retryable),
-            wait=wait_exponential_jitter(initial=0.2, max=10),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10),
             stop=stop_after_attempt(max_attempts),
             reraise=True,
         )(self._send_once)
@@ -94,7 +94,9 @@ class NetSuiteConnection:
                 headers={"Prefer": "transient"},
             )
             page = response.json()
-            yield from page.get("items", [])
+            for row in page.get("items", []):
+                row.pop("links", None)  # every SuiteQL row carries an empty HATEOAS list
+                yield row
             if not page.get("hasMore"):
                 return
             offset += page.get("count") or SUITEQL_PAGE_SIZE
