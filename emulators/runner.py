@@ -29,6 +29,9 @@ class EmulatorStack:
     netsuite_concurrency: int = 5
 
     def __post_init__(self) -> None:
+        # Absolute paths: the CA bundle path is handed to clients running anywhere.
+        self.state_dir = self.state_dir.resolve()
+        self.seed_dir = self.seed_dir.resolve() if self.seed_dir else None
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.certificates = create_run_certificates(self.state_dir / "tls")
         self._netsuite_secrets = {name: secrets.token_hex(32) for name in

@@ -100,15 +100,11 @@ def _output_to(log_path: Path, quiet: bool):
 
 def _read_back(stack) -> dict[str, int]:
     """What the destinations hold now, asked through their APIs like any client would."""
-    from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
-    from meterledger.connections.salesforce import SalesforceConnection
+    from meterledger.connections.netsuite import netsuite_connection_from
+    from meterledger.connections.salesforce import salesforce_connection_from
 
-    env = stack.environment()
-    netsuite = NetSuiteConnection(env["NETSUITE_BASE_URL"], NetSuiteCredentials(
-        env["NETSUITE_ACCOUNT_ID"], env["NETSUITE_CONSUMER_KEY"], env["NETSUITE_CONSUMER_SECRET"],
-        env["NETSUITE_TOKEN_ID"], env["NETSUITE_TOKEN_SECRET"]), ca_bundle=env["NETSUITE_CA_BUNDLE"])
-    salesforce = SalesforceConnection(env["SALESFORCE_LOGIN_URL"], env["SALESFORCE_CLIENT_ID"],
-                                      env["SALESFORCE_CLIENT_SECRET"], ca_bundle=env["SALESFORCE_CA_BUNDLE"])
+    netsuite = netsuite_connection_from(stack.environment())
+    salesforce = salesforce_connection_from(stack.environment())
     return {
         "netsuite_usage": sum(1 for _ in netsuite.suiteql("SELECT id FROM usage")),
         "netsuite_journal_entries": sum(1 for _ in netsuite.suiteql(
@@ -152,7 +148,6 @@ def _summary(manifest: dict, warehouse: Path, stack, readback: dict[str, int], s
             "select destination, object_name, planned, unchanged, sent, failed from reverse_etl.sync_runs "
             "qualify row_number() over (partition by destination, object_name order by finished_at desc) = 1"
         ).fetchall()}
-    env = stack.environment()
     lines += ["", "Reverse ETL (this run)"]
     for label, key, held in (("NetSuite usage records", ("netsuite", "usage_records"), "netsuite_usage"),
                              ("Salesforce usage summaries", ("salesforce", "usage_summaries"),
@@ -166,8 +161,10 @@ def _summary(manifest: dict, warehouse: Path, stack, readback: dict[str, int], s
         "",
         "Where to look next",
         f"  warehouse:   {warehouse}  (duckdb -readonly, or any DuckDB client; marts in schema 'marts')",
-        "  Dagster UI:  make dagster-dev  (the demo's runs are in its history)",
-        f"  emulators:   NetSuite {env['NETSUITE_BASE_URL']}, Salesforce {env['SALESFORCE_LOGIN_URL']} "
-        "(stopped now; `make emulators` runs them again and writes .env.emulators)",
+        f"  run log:     {warehouse.parent / 'logs' / 'demo-run.log'}",
+        "  emulators:   stopped now; `make emulators` runs them again on https://127.0.0.1:8443 (NetSuite) and "
+        ":8444 (Salesforce) and writes .env.emulators (URLs, credentials, CA bundle)",
+        "  Dagster UI:  with `make emulators` running, `make dagster-dev` opens http://127.0.0.1:3000, "
+        "the demo's run in its history",
     ]
     return "\n".join(lines)

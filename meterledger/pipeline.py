@@ -17,8 +17,6 @@ def pipeline_environment(destinations: dict[str, str], warehouse: Path, usage_ro
         "DAGSTER_HOME": os.environ.get("DAGSTER_HOME") or str(REPO_ROOT / ".dagster"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "RUNTIME__DLTHUB_TELEMETRY": "false",
-        # dagster-dbt runs `dbt` from PATH: this environment's, even when it is not activated.
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
 
 
@@ -31,6 +29,10 @@ def prepare_dbt() -> None:
 
 def materialize_all(log_level: str = "WARNING") -> None:
     """Materialize every asset once, in one process, one step at a time (DuckDB has one writer)."""
+    # dagster-dbt runs `dbt` from PATH: this environment's, even when it is not activated.
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
     prepare_dbt()
     from dagster import DagsterInstance
 

@@ -68,18 +68,13 @@ def emulator_stack(small_demo_data, tmp_path_factory):
 
 @pytest.fixture
 def netsuite_connection(emulator_stack):
-    from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
+    from meterledger.connections.netsuite import netsuite_connection_from
 
-    env = emulator_stack.environment()
-    return NetSuiteConnection(env["NETSUITE_BASE_URL"], NetSuiteCredentials(
-        env["NETSUITE_ACCOUNT_ID"], env["NETSUITE_CONSUMER_KEY"], env["NETSUITE_CONSUMER_SECRET"],
-        env["NETSUITE_TOKEN_ID"], env["NETSUITE_TOKEN_SECRET"]), ca_bundle=env["NETSUITE_CA_BUNDLE"], timeout=5)
+    return netsuite_connection_from(emulator_stack.environment(), timeout=5)
 
 
 @pytest.fixture
 def salesforce_connection(emulator_stack):
-    from meterledger.connections.salesforce import SalesforceConnection
+    from meterledger.connections.salesforce import salesforce_connection_from
 
-    env = emulator_stack.environment()
-    return SalesforceConnection(env["SALESFORCE_LOGIN_URL"], env["SALESFORCE_CLIENT_ID"],
-                                env["SALESFORCE_CLIENT_SECRET"], ca_bundle=env["SALESFORCE_CA_BUNDLE"])
+    return salesforce_connection_from(emulator_stack.environment())

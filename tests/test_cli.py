@@ -8,8 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
-from meterledger.connections.salesforce import SalesforceConnection
+from meterledger.connections.netsuite import netsuite_connection_from
+from meterledger.connections.salesforce import salesforce_connection_from
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -61,13 +61,12 @@ def test_emulators_command_writes_an_env_file_clients_can_use(tmp_path, small_de
         assert env_file.exists(), process.stderr.read() if process.poll() is not None else "no env file"
         env = _read_env_file(env_file)
         assert oct(env_file.stat().st_mode & 0o777) == "0o600"
-        netsuite = NetSuiteConnection(env["NETSUITE_BASE_URL"], NetSuiteCredentials(
-            env["NETSUITE_ACCOUNT_ID"], env["NETSUITE_CONSUMER_KEY"], env["NETSUITE_CONSUMER_SECRET"],
-            env["NETSUITE_TOKEN_ID"], env["NETSUITE_TOKEN_SECRET"]), ca_bundle=env["NETSUITE_CA_BUNDLE"])
+        assert Path(env["NETSUITE_CA_BUNDLE"]).is_absolute() and Path(env["NETSUITE_CA_BUNDLE"]).exists()
+        assert "PATH" not in env
+        netsuite = netsuite_connection_from(env)
         customers = list(netsuite.suiteql("SELECT id, externalid FROM customer"))
         assert len(customers) == manifest["counts"]["customers"]
-        salesforce = SalesforceConnection(env["SALESFORCE_LOGIN_URL"], env["SALESFORCE_CLIENT_ID"],
-                                          env["SALESFORCE_CLIENT_SECRET"], ca_bundle=env["SALESFORCE_CA_BUNDLE"])
+        salesforce = salesforce_connection_from(env)
         accounts = list(salesforce.query("SELECT Id, Customer_Key__c FROM Account"))
         assert sorted(a["Customer_Key__c"] for a in accounts) == sorted(c["externalid"] for c in customers)
         assert env["METERLEDGER_WAREHOUSE"].endswith("warehouse/meterledger.duckdb")

@@ -14,8 +14,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
-from meterledger.connections.salesforce import SalesforceConnection
+from meterledger.connections.netsuite import NetSuiteConnection, netsuite_connection_from
+from meterledger.connections.salesforce import SalesforceConnection, salesforce_connection_from
 
 MALFORMED_AND_DUPLICATES = ("exact_duplicate", "conflicting_duplicate", "missing_event_id", "unknown_customer",
                             "unknown_meter", "negative_quantity", "non_numeric_quantity", "unparseable_timestamp")
@@ -27,16 +27,11 @@ def _query(run, sql):
 
 
 def _netsuite(run) -> NetSuiteConnection:
-    env = run.stack.environment()
-    return NetSuiteConnection(env["NETSUITE_BASE_URL"], NetSuiteCredentials(
-        env["NETSUITE_ACCOUNT_ID"], env["NETSUITE_CONSUMER_KEY"], env["NETSUITE_CONSUMER_SECRET"],
-        env["NETSUITE_TOKEN_ID"], env["NETSUITE_TOKEN_SECRET"]), ca_bundle=env["NETSUITE_CA_BUNDLE"])
+    return netsuite_connection_from(run.stack.environment())
 
 
 def _salesforce(run) -> SalesforceConnection:
-    env = run.stack.environment()
-    return SalesforceConnection(env["SALESFORCE_LOGIN_URL"], env["SALESFORCE_CLIENT_ID"],
-                                env["SALESFORCE_CLIENT_SECRET"], ca_bundle=env["SALESFORCE_CA_BUNDLE"])
+    return salesforce_connection_from(run.stack.environment())
 
 
 def _events_from_files(data_dir):

@@ -53,5 +53,7 @@ def column_hints(sobject: str) -> dict[str, dict]:
 
 def soql_for(sobject: str, modified_after: str) -> str:
     fields = ", ".join([*SYSTEM_FIELDS, *OBJECT_FIELDS[sobject]])
-    return (f"SELECT {fields} FROM {sobject} WHERE SystemModstamp > {modified_after} "
+    # ">=": a record stamped in the same instant as the last one loaded is read again and merged
+    # on Id rather than missed.
+    return (f"SELECT {fields} FROM {sobject} WHERE SystemModstamp >= {modified_after} "
             f"ORDER BY SystemModstamp ASC")

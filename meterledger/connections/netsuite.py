@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import requests
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256
@@ -100,3 +100,12 @@ class NetSuiteConnection:
             if not page.get("hasMore"):
                 return
             offset += page.get("count") or SUITEQL_PAGE_SIZE
+
+
+def netsuite_connection_from(settings: Mapping[str, str], **options: Any) -> NetSuiteConnection:
+    """A connection from the ``NETSUITE_*`` settings (an env file, or a run's environment)."""
+    credentials = NetSuiteCredentials(
+        settings["NETSUITE_ACCOUNT_ID"], settings["NETSUITE_CONSUMER_KEY"], settings["NETSUITE_CONSUMER_SECRET"],
+        settings["NETSUITE_TOKEN_ID"], settings["NETSUITE_TOKEN_SECRET"])
+    return NetSuiteConnection(settings["NETSUITE_BASE_URL"], credentials,
+                              ca_bundle=settings.get("NETSUITE_CA_BUNDLE"), **options)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import requests
 
@@ -89,3 +89,11 @@ def _is_invalid_session(response: requests.Response) -> bool:
     except ValueError:
         return False
     return isinstance(body, list) and any(item.get("errorCode") == "INVALID_SESSION_ID" for item in body)
+
+
+def salesforce_connection_from(settings: Mapping[str, str], **options: Any) -> SalesforceConnection:
+    """A connection from the ``SALESFORCE_*`` settings (an env file, or a run's environment)."""
+    return SalesforceConnection(settings["SALESFORCE_LOGIN_URL"], settings["SALESFORCE_CLIENT_ID"],
+                                settings["SALESFORCE_CLIENT_SECRET"],
+                                api_version=settings.get("SALESFORCE_API_VERSION", "62.0"),
+                                ca_bundle=settings.get("SALESFORCE_CA_BUNDLE"), **options)
