@@ -5,7 +5,6 @@ import contextlib
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +71,7 @@ def run_demo(options: DemoOptions) -> str:
             except RuntimeError as error:
                 raise RuntimeError(f"{error} (full log: {log_path})") from error
         readback = _read_back(stack)
-    return _summary(manifest, warehouse, stack, readback, time.monotonic() - started)
+    return _summary(manifest, warehouse, readback, time.monotonic() - started)
 
 
 def _say(message: str) -> None:
@@ -117,7 +116,7 @@ def _scalar(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
     return connection.execute(sql).fetchone()[0]
 
 
-def _summary(manifest: dict, warehouse: Path, stack, readback: dict[str, int], seconds: float) -> str:
+def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds: float) -> str:
     lines = [f"meterledger demo: {manifest.get('date_range', {}).get('start')} to "
              f"{manifest.get('date_range', {}).get('end')}, seed {manifest.get('args', {}).get('seed')}, "
              f"finished in {seconds:.0f} s", ""]

@@ -1,7 +1,6 @@
 """The `meterledger` command line, run as a user runs it: a separate process."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys

@@ -6,13 +6,12 @@ files themselves read back in Python, or the destination read back through its A
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 import duckdb
 import pyarrow.parquet as pq
-import pytest
 
 from meterledger.connections.netsuite import NetSuiteConnection, netsuite_connection_from
 from meterledger.connections.salesforce import SalesforceConnection, salesforce_connection_from

@@ -47,7 +47,7 @@ NETSUITE_CUSTOMER_COUNT = 1150  # more than one SuiteQL page
 def netsuite_seed() -> dict[str, list[dict]]:
     """A small account: currencies, periods, price plans, two subscriptions with August usage,
     and enough customers to page SuiteQL results."""
-    usd, eur, jpy = {"id": "1"}, {"id": "2"}, {"id": "3"}
+    usd, eur = {"id": "1"}, {"id": "2"}
     customers = [{"id": str(n), "entityId": f"C{n:04d}", "companyName": f"Customer {n:04d}",
                   "externalId": f"C{n:04d}", "subsidiary": {"id": "1" if n % 3 else "2"},
                   "currency": usd if n % 3 else eur} for n in range(1, NETSUITE_CUSTOMER_COUNT + 1)]

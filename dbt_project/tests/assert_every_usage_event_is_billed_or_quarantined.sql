@@ -1,0 +1,28 @@
+-- Nothing is lost: every delivered event row is either attributed to a contract line (billed) or
+-- quarantined with a reason, never both and never neither. Returns the rows that break it.
+with delivered as (
+    select event_row_key from {{ ref('stg_usage__events') }}
+),
+
+billed as (
+    select event_row_key from {{ ref('int_usage_events_attributed') }}
+    where contract_line_id is not null
+),
+
+quarantined as (
+    select event_row_key from {{ ref('fct_quarantined_usage_events') }}
+),
+
+accounted as (
+    select event_row_key, 'billed' as outcome from billed
+    union all
+    select event_row_key, 'quarantined' as outcome from quarantined
+)
+
+select
+    delivered.event_row_key,
+    count(accounted.outcome) as outcomes
+from delivered
+left join accounted on delivered.event_row_key = accounted.event_row_key
+group by delivered.event_row_key
+having count(accounted.outcome) <> 1
