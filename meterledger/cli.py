@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-import threading
 from datetime import date
 from pathlib import Path
 
@@ -50,12 +48,11 @@ def emulators(
     salesforce_port: int = typer.Option(8444, help="Salesforce emulator port on 127.0.0.1 (0: any free port)."),
 ) -> None:
     """Run both emulators in the foreground until interrupted."""
+    from emulators.common.server import wait_for_stop_signal
     from emulators.runner import EmulatorStack, write_env_file
 
     stack = EmulatorStack(state_dir=state_dir, seed_dir=seed_dir if seed_dir.exists() else None,
                           netsuite_port=netsuite_port, salesforce_port=salesforce_port)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     from meterledger.pipeline import pipeline_environment
 
     with stack:
@@ -65,10 +62,7 @@ def emulators(
         typer.echo(f"Salesforce emulator: {stack.salesforce_server.base_url}")
         typer.echo(f"CA bundle: {stack.certificates.ca_bundle}")
         typer.echo(f"Credentials and URLs written to {env_file}; Ctrl-C stops and saves state to {state_dir}.")
-        try:
-            stopped.wait()
-        except KeyboardInterrupt:
-            pass
+        wait_for_stop_signal()
 
 
 @app.command()

@@ -6,7 +6,9 @@ over-limit requests with the service's own error, and faults are applied in one 
 """
 from __future__ import annotations
 
+import json
 import logging
+import signal
 import socket
 import ssl
 import threading
@@ -228,3 +230,23 @@ class EmulatorServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def wait_for_stop_signal() -> None:
+    """Block until SIGINT or SIGTERM, so a foreground emulator stops cleanly and saves."""
+    stopped = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopped.set())
+    stopped.wait()
+
+
+def run_standalone(app: EmulatorApp, certificates: RunCertificates, host: str, port: int, save: bool) -> int:
+    """Serve one emulator until signalled; one JSON line on stdout says where and what CA to trust."""
+    server = EmulatorServer(app, certificates, host=host, port=port).start()
+    print(json.dumps({"emulator": app.name, "base_url": server.base_url,
+                      "ca_bundle": str(certificates.ca_bundle)}), flush=True)
+    wait_for_stop_signal()
+    server.stop()
+    if save:
+        app.save()
+    return 0

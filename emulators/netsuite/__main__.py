@@ -9,14 +9,11 @@ exists and written back on exit (SIGINT / SIGTERM).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
-from emulators.common.server import EmulatorServer
+from emulators.common.server import run_standalone
 from emulators.common.tls import create_run_certificates
 from emulators.netsuite.app import NetSuiteApp
 
@@ -41,18 +38,7 @@ def main(argv: list[str] | None = None) -> int:
                       os.environ["NETSUITE_TOKEN_SECRET"], concurrency_limit=args.concurrency_limit,
                       seed_file=args.seed, state_file=args.state)
     certificates = create_run_certificates(args.cert_dir)
-    server = EmulatorServer(app, certificates, host=args.host, port=args.port).start()
-    print(json.dumps({"emulator": "netsuite", "base_url": server.base_url,
-                      "ca_bundle": str(certificates.ca_bundle)}), flush=True)
-
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-    server.stop()
-    if args.state:
-        app.save()
-    return 0
+    return run_standalone(app, certificates, args.host, args.port, save=bool(args.state))
 
 
 if __name__ == "__main__":

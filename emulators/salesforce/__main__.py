@@ -6,14 +6,11 @@ JSON line (base URL, CA bundle) and, on SIGINT/SIGTERM, saves the records to ``-
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
-from emulators.common.server import EmulatorServer
+from emulators.common.server import run_standalone
 from emulators.common.tls import create_run_certificates
 from emulators.salesforce.app import SalesforceApp
 
@@ -36,17 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     app = SalesforceApp(args.client_id, args.client_secret, api_version=args.api_version,
                         daily_api_limit=args.daily_api_limit, seed_file=args.seed, state_file=args.state)
     certificates = create_run_certificates(args.cert_dir)
-    server = EmulatorServer(app, certificates, host=args.host, port=args.port).start()
-    print(json.dumps({"emulator": "salesforce", "base_url": server.base_url,
-                      "ca_bundle": str(certificates.ca_bundle)}), flush=True)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-    server.stop()
-    if args.state:
-        app.save()
-    return 0
+    return run_standalone(app, certificates, args.host, args.port, save=bool(args.state))
 
 
 if __name__ == "__main__":
