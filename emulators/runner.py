@@ -87,6 +87,7 @@ class EmulatorStack:
             "NETSUITE_TOKEN_ID": self._netsuite_secrets["token_id"],
             "NETSUITE_TOKEN_SECRET": self._netsuite_secrets["token_secret"],
             "NETSUITE_CA_BUNDLE": ca_bundle,
+            # One slot below the account's limit, so a read (SuiteQL) can run beside a push.
             "NETSUITE_CONCURRENCY": str(max(1, self.netsuite_concurrency - 1)),
             "SALESFORCE_LOGIN_URL": self.salesforce_server.base_url,
             "SALESFORCE_CLIENT_ID": self._salesforce_secrets["client_id"],
