@@ -50,15 +50,17 @@ def emulators(
     """Run both emulators in the foreground until interrupted."""
     from emulators.common.server import wait_for_stop_signal
     from emulators.runner import EmulatorStack, write_env_file
+    from meterledger.pipeline import pipeline_environment
 
     stack = EmulatorStack(state_dir=state_dir, seed_dir=seed_dir if seed_dir.exists() else None,
                           netsuite_port=netsuite_port, salesforce_port=salesforce_port)
-    from meterledger.pipeline import pipeline_environment
-
     with stack:
+        destinations = stack.environment()
+        # The pipeline settings too, so `make dagster-dev` can source this one file.
         write_env_file(env_file, pipeline_environment(
-            stack.environment(), Path("warehouse/meterledger.duckdb").resolve(), (seed_dir / "usage").resolve()))
-        typer.echo(f"NetSuite emulator:   {stack.netsuite_server.base_url}  (account {stack.environment()['NETSUITE_ACCOUNT_ID']})")
+            destinations, Path("warehouse/meterledger.duckdb").resolve(), (seed_dir / "usage").resolve()))
+        typer.echo(f"NetSuite emulator:   {stack.netsuite_server.base_url}  "
+                   f"(account {destinations['NETSUITE_ACCOUNT_ID']})")
         typer.echo(f"Salesforce emulator: {stack.salesforce_server.base_url}")
         typer.echo(f"CA bundle: {stack.certificates.ca_bundle}")
         typer.echo(f"Credentials and URLs written to {env_file}; Ctrl-C stops and saves state to {state_dir}.")

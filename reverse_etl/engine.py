@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -14,22 +13,10 @@ import duckdb
 import simplejson
 
 from reverse_etl.destinations import Destination
-from reverse_etl.ledger import SyncLedger
+from reverse_etl.ledger import SyncLedger, SyncResult
 from reverse_etl.mapping import ObjectMapping
 
 SYNC_SCHEMA = "reverse_etl_sync"
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    destination: str
-    object_name: str
-    planned: int
-    unchanged: int
-    sent: int
-    succeeded: int
-    failed: int
-    errors: tuple[str, ...]
 
 
 def payload_hash(payload: dict[str, Any]) -> str:
@@ -60,8 +47,8 @@ def run_sync(connection: duckdb.DuckDBPyConnection, destination: Destination, ob
     key_field = mapping.fields[mapping.key].field
     outcomes = destination.upsert(mapping.record_type, key_field, to_send) if to_send else []
     ledger.record(destination.name, object_name, run_id, hashes, outcomes)
-    ledger.record_run(run_id, destination.name, object_name, len(wanted), len(wanted) - len(to_send),
-                      outcomes, started_at)
     failures = tuple(f"{outcome.external_id}: {outcome.error}" for outcome in outcomes if not outcome.ok)
-    return SyncResult(destination.name, object_name, len(wanted), len(wanted) - len(to_send),
-                      len(outcomes), len(outcomes) - len(failures), len(failures), failures)
+    result = SyncResult(destination.name, object_name, len(wanted), len(wanted) - len(to_send),
+                        len(outcomes), len(outcomes) - len(failures), len(failures), failures)
+    ledger.record_run(run_id, result, started_at)
+    return result

@@ -1,6 +1,7 @@
 """The sync ledger: what was sent to each destination, in the warehouse's reverse_etl schema."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import duckdb
@@ -8,6 +9,20 @@ import duckdb
 from reverse_etl.destinations import RecordOutcome
 
 SCHEMA = "reverse_etl"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """The counts of one sync of one object, as kept in ``sync_runs``."""
+
+    destination: str
+    object_name: str
+    planned: int
+    unchanged: int
+    sent: int
+    succeeded: int
+    failed: int
+    errors: tuple[str, ...]
 
 DDL = f"""
 create schema if not exists {SCHEMA};
@@ -80,11 +95,9 @@ class SyncLedger:
             rows,
         )
 
-    def record_run(self, run_id: str, destination: str, object_name: str, planned: int, unchanged: int,
-                   outcomes: list[RecordOutcome], started_at: datetime) -> None:
-        succeeded = sum(1 for outcome in outcomes if outcome.ok)
+    def record_run(self, run_id: str, result: SyncResult, started_at: datetime) -> None:
         self.connection.execute(
             f"insert into {SCHEMA}.sync_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, destination, object_name, planned, unchanged, len(outcomes), succeeded,
-             len(outcomes) - succeeded, started_at, datetime.now(timezone.utc).replace(tzinfo=None)],
+            [run_id, result.destination, result.object_name, result.planned, result.unchanged, result.sent,
+             result.succeeded, result.failed, started_at, datetime.now(timezone.utc).replace(tzinfo=None)],
         )

@@ -20,35 +20,30 @@ class RawTableTranslator(DagsterDltTranslator):
         return spec.replace_attributes(key=AssetKey([dataset, data.resource.name]), deps=[])
 
 
-def _declared_pipeline(system: str) -> dlt.Pipeline:
-    # Only names matter when declaring the assets; the run uses the warehouse resource's pipeline.
-    return dlt.pipeline(pipeline_name=system, dataset_name=f"raw_{system}", destination="duckdb")
+def _declaration(system: str, declared_source) -> dict:
+    """What @dlt_assets needs to name a system's assets. Only names matter here: the run builds
+    its source from the resources and uses the warehouse resource's pipeline."""
+    return {
+        "dlt_source": declared_source,
+        "dlt_pipeline": dlt.pipeline(pipeline_name=system, dataset_name=f"raw_{system}", destination="duckdb"),
+        "name": f"{system}_ingestion",
+        "group_name": "ingestion",
+        "dagster_dlt_translator": RawTableTranslator(),
+    }
 
 
 def _unset():
     raise RuntimeError("the source is declared only; the asset builds its own connection")
 
 
-@dlt_assets(
-    dlt_source=usage_source(root="."),
-    dlt_pipeline=_declared_pipeline("usage"),
-    name="usage_ingestion",
-    group_name="ingestion",
-    dagster_dlt_translator=RawTableTranslator(),
-)
+@dlt_assets(**_declaration("usage", usage_source(root=".")))
 def usage_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource,
                     warehouse: WarehouseResource, usage_files: UsageFilesResource):
     yield from dlt.run(context=context, dlt_source=usage_source(root=usage_files.root),
                        dlt_pipeline=warehouse.pipeline("usage"))
 
 
-@dlt_assets(
-    dlt_source=salesforce_source(connect=_unset),
-    dlt_pipeline=_declared_pipeline("salesforce"),
-    name="salesforce_ingestion",
-    group_name="ingestion",
-    dagster_dlt_translator=RawTableTranslator(),
-)
+@dlt_assets(**_declaration("salesforce", salesforce_source(connect=_unset)))
 def salesforce_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource,
                          warehouse: WarehouseResource, salesforce: SalesforceResource):
     connection = salesforce.connection()
@@ -56,13 +51,7 @@ def salesforce_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource
                        dlt_pipeline=warehouse.pipeline("salesforce"))
 
 
-@dlt_assets(
-    dlt_source=netsuite_source(connect=_unset),
-    dlt_pipeline=_declared_pipeline("netsuite"),
-    name="netsuite_ingestion",
-    group_name="ingestion",
-    dagster_dlt_translator=RawTableTranslator(),
-)
+@dlt_assets(**_declaration("netsuite", netsuite_source(connect=_unset)))
 def netsuite_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource,
                        warehouse: WarehouseResource, netsuite: NetSuiteResource):
     connection = netsuite.connection()

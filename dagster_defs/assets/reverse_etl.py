@@ -6,7 +6,8 @@ from dagster_dbt import get_asset_key_for_model
 from dagster_defs.assets.transformation import meterledger_dbt_models
 from dagster_defs.resources import NetSuiteResource, SalesforceResource, WarehouseResource
 from reverse_etl.destinations import NetSuiteDestination, SalesforceDestination
-from reverse_etl.engine import SyncResult, run_sync
+from reverse_etl.engine import run_sync
+from reverse_etl.ledger import SyncResult
 from reverse_etl.mapping import load_mapping
 
 

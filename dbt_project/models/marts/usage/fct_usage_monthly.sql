@@ -25,13 +25,21 @@ measured as (
             when 'amount' then events.amount
         end as measured_value,
         {{ json_text_value_at('events.properties', 'meters.property') }} as property_text,
-        {{ dbt.date_trunc('month', 'events.event_at') }} as usage_month_at,
-        row_number() over (
-            partition by events.contract_line_id, {{ dbt.date_trunc('month', 'events.event_at') }}
-            order by events.event_at desc, events.event_row_key desc
-        ) as recency_rank
+        {{ dbt.safe_cast(dbt.date_trunc('month', 'events.event_at'), api.Column.translate_type('date')) }}
+            as usage_month
     from events
     inner join meters on events.meter_id = meters.meter_id
+),
+
+ranked as (
+    select
+        *,
+        -- For `latest`: the reading with the greatest timestamp in the month.
+        row_number() over (
+            partition by contract_line_id, usage_month
+            order by event_at desc, event_row_key desc
+        ) as recency_rank
+    from measured
 ),
 
 aggregated as (
@@ -46,7 +54,7 @@ aggregated as (
         aggregation,
         currency_code,
         netsuite_subscription_line_id,
-        {{ dbt.safe_cast('usage_month_at', api.Column.translate_type('date')) }} as usage_month,
+        usage_month,
         count(*) as event_count,
         cast(sum(case when is_late_arrival then 1 else 0 end) as {{ dbt.type_bigint() }}) as late_event_count,
         cast(case aggregation
@@ -56,11 +64,10 @@ aggregated as (
             when 'unique_count' then count(distinct property_text)
             when 'latest' then max(case when recency_rank = 1 then measured_value end)
         end as {{ decimal_type() }}) as quantity
-    from measured
+    from ranked
     group by
         contract_line_id, line_key, contract_id, contract_key, account_id, customer_key, meter_id,
-        aggregation, currency_code, netsuite_subscription_line_id,
-        {{ dbt.safe_cast('usage_month_at', api.Column.translate_type('date')) }}
+        aggregation, currency_code, netsuite_subscription_line_id, usage_month
 )
 
 select
