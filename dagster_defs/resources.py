@@ -6,6 +6,7 @@ import dlt
 import duckdb
 from dagster import ConfigurableResource
 
+from ingestion.pipelines import raw_pipeline
 from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
 from meterledger.connections.salesforce import SalesforceConnection
 
@@ -21,12 +22,7 @@ class WarehouseResource(ConfigurableResource):
 
     def pipeline(self, system: str) -> dlt.Pipeline:
         """The dlt pipeline of a source system, its working state kept beside the warehouse."""
-        return dlt.pipeline(
-            pipeline_name=system,
-            dataset_name=f"raw_{system}",
-            destination=dlt.destinations.duckdb(credentials=self.path),
-            pipelines_dir=str(Path(self.path).parent / "dlt_pipelines"),
-        )
+        return raw_pipeline(system, self.path)
 
 
 class UsageFilesResource(ConfigurableResource):
@@ -44,6 +40,9 @@ class NetSuiteResource(ConfigurableResource):
     token_secret: str
     ca_bundle: str
     concurrency: int = 4
+    # The account's custom fields to load, per raw table, as JSON: custom field IDs differ per
+    # account, e.g. {"journalentryline": ["custcol_credit_block_id"]}.
+    custom_columns: dict[str, list[str]] = {}
 
     def connection(self) -> NetSuiteConnection:
         credentials = NetSuiteCredentials(self.account_id, self.consumer_key, self.consumer_secret,

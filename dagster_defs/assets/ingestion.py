@@ -8,7 +8,8 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dagster_defs.resources import NetSuiteResource, SalesforceResource, UsageFilesResource, WarehouseResource
 from ingestion.netsuite import netsuite_source
 from ingestion.salesforce import salesforce_source
-from ingestion.usage import usage_source
+from ingestion.pipelines import finish_interrupted_load
+from ingestion.usage import USAGE_APPEND_TABLES, usage_source
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -39,21 +40,26 @@ def _unset():
 @dlt_assets(**_declaration("usage", usage_source(root=".")))
 def usage_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource,
                     warehouse: WarehouseResource, usage_files: UsageFilesResource):
-    yield from dlt.run(context=context, dlt_source=usage_source(root=usage_files.root),
-                       dlt_pipeline=warehouse.pipeline("usage"))
+    pipeline = warehouse.pipeline("usage")
+    finish_interrupted_load(pipeline, append_tables=USAGE_APPEND_TABLES)
+    yield from dlt.run(context=context, dlt_source=usage_source(root=usage_files.root), dlt_pipeline=pipeline)
 
 
 @dlt_assets(**_declaration("salesforce", salesforce_source(connect=_unset)))
 def salesforce_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource,
                          warehouse: WarehouseResource, salesforce: SalesforceResource):
     connection = salesforce.connection()
+    pipeline = warehouse.pipeline("salesforce")
+    finish_interrupted_load(pipeline)
     yield from dlt.run(context=context, dlt_source=salesforce_source(connect=lambda: connection),
-                       dlt_pipeline=warehouse.pipeline("salesforce"))
+                       dlt_pipeline=pipeline)
 
 
 @dlt_assets(**_declaration("netsuite", netsuite_source(connect=_unset)))
 def netsuite_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource,
                        warehouse: WarehouseResource, netsuite: NetSuiteResource):
     connection = netsuite.connection()
-    yield from dlt.run(context=context, dlt_source=netsuite_source(connect=lambda: connection),
-                       dlt_pipeline=warehouse.pipeline("netsuite"))
+    source = netsuite_source(connect=lambda: connection, custom_columns=netsuite.custom_columns)
+    pipeline = warehouse.pipeline("netsuite")
+    finish_interrupted_load(pipeline)
+    yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)

@@ -1,96 +1,245 @@
 """dlt source over usage event files in a folder (local by default, any fsspec URL).
 
-Every column is read as text so that a malformed value (a quantity of "twelve", a timestamp of
-"yesterday") arrives in the warehouse and is classified there, never dropped by a reader.
-Files travel as Arrow tables: dlt loads those without a row-by-row Python pass.
+Layout: ``<root>/<source>/<YYYY-MM-DD>/events-*.{jsonl,parquet}`` plus ``<root>/<source>/_watermark.json``.
+
+Incremental by file. ``usage_files`` lists the files and keeps, in dlt state, each file's size and
+modification time (cheap to compare) and the SHA-256 of its content. A file whose size or time
+changed is hashed: same content means it was only touched; other content is a rewrite, loaded
+again as the file's next version. ``usage_events`` reads each new file version into Arrow and
+tags every row with its file, version and row number; staging reads the newest version of each
+file, so a rewrite replaces the rows of the version before it, which stay in raw for the audit.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 import dlt
 import duckdb
 import fsspec
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
+from fsspec.implementations.local import LocalFileSystem
 
-EVENT_COLUMNS = ("event_id", "customer_id", "meter", "quantity", "amount", "timestamp", "properties", "source")
-DELIVERY_FOLDER = re.compile(r"/(\d{4}-\d{2}-\d{2})/[^/]+$")
+from ingestion.usage.files import (
+    EVENT_COLUMNS,
+    file_format,
+    per_file_column,
+    read_jsonl_files,
+    read_parquet_files,
+    LoadFileWriter,
+    unreadable_file_rows,
+)
+
+DELIVERY_FOLDER = re.compile(r"^[^/]+/(\d{4}-\d{2}-\d{2})/[^/]+$")
 WATERMARK_FILE = "_watermark.json"
+# A batch of files becomes one Arrow table: big enough that per-table costs vanish, small
+# enough that two in memory (one read while the other is written) stay far below the target.
+BATCH_BYTES = 16 * 1024 * 1024
+BATCH_FILES = 500
+
+# Tables loaded by appending: a killed load must be finished with ingestion.pipelines.
+# finish_interrupted_load, so that a job re-run does not insert its rows twice.
+USAGE_APPEND_TABLES = ("usage_events",)
+
+# Staging casts these columns from text; a producer that changes a type must fail the load
+# with the column named, while a new column (an extra field in a Parquet file) evolves in.
+USAGE_CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}
+EVENT_COLUMN_HINTS = {
+    **{name: {"data_type": "text", "nullable": True} for name in EVENT_COLUMNS},
+    "raw_payload": {"data_type": "text", "nullable": True},
+    "parse_error": {"data_type": "text", "nullable": True},
+    "file_row": {"data_type": "bigint", "nullable": False},
+    "file_name": {"data_type": "text", "nullable": False},
+    "file_version": {"data_type": "bigint", "nullable": False},
+    "_dlt_load_id": {"data_type": "text", "nullable": False},
+}
 
 
-def _fingerprint(info: dict) -> str:
-    # Size and modification time: a file rewritten in place is loaded again.
-    return f"{info.get('size')}:{info.get('mtime') or info.get('LastModified') or info.get('last_modified')}"
+def _fingerprint(info: dict) -> str | None:
+    """Size and modification marker (mtime, S3's LastModified or ETag...), cheap to compare.
+    None when the filesystem reports no marker: such files are hashed on every run."""
+    modified = next((info[key] for key in ("mtime", "LastModified", "last_modified", "ETag", "etag", "created")
+                     if info.get(key)), None)
+    return None if modified is None else f"{info.get('size')}:{modified}"
 
 
-def _read_jsonl(fs: fsspec.AbstractFileSystem, path: str) -> pa.Table:
-    columns = {name: "VARCHAR" for name in EVENT_COLUMNS}
-    columns["properties"] = "JSON"
-    with fs.open(path, "rb") as handle, duckdb.connect() as con:
-        table = con.read_json(handle, columns=columns, format="newline_delimited").to_arrow_table()
-    return table.cast(pa.schema([(name, pa.string()) for name in EVENT_COLUMNS]))
+def _unchanged(fs: fsspec.AbstractFileSystem, file: dict) -> bool:
+    """Whether the file is still what was listed: same fingerprint (from the same listing call,
+    as ``info`` may report the marker in another form), or, with no marker, the same content."""
+    if file["fingerprint"] is None:
+        with fs.open(file["path"], "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest() == file["sha256"]
+    return _fingerprint(fs.find(file["path"], detail=True)[file["path"]]) == file["fingerprint"]
 
 
-def _read_parquet(fs: fsspec.AbstractFileSystem, path: str) -> pa.Table:
-    with fs.open(path, "rb") as handle:
-        table = pq.read_table(handle)
-    arrays = []
-    for name in EVENT_COLUMNS:
-        if name in table.column_names:
-            arrays.append(table[name].cast(pa.string()))
-        else:
-            arrays.append(pa.nulls(table.num_rows, pa.string()))
-    return pa.table(arrays, names=list(EVENT_COLUMNS))
+def _batches(files: list[dict]) -> list[list[dict]]:
+    """Files grouped into batches of about ``BATCH_BYTES``: each batch is one Arrow table."""
+    batches: list[list[dict]] = [[]]
+    size = 0
+    for file in files:
+        if batches[-1] and (size >= BATCH_BYTES or len(batches[-1]) >= BATCH_FILES):
+            batches.append([])
+            size = 0
+        batches[-1].append(file)
+        size += file["size_bytes"] or 0
+    return batches
 
 
-def _with_file_columns(table: pa.Table, relative_path: str) -> pa.Table:
-    delivered = DELIVERY_FOLDER.search("/" + relative_path)
-    rows = table.num_rows
-    table = table.append_column("file_name", pa.array([relative_path] * rows, pa.string()))
-    table = table.append_column("file_row", pa.array(range(1, rows + 1), pa.int64()))
-    return table.append_column(
-        "delivered_on", pa.array([delivered.group(1) if delivered else None] * rows, pa.string()))
+def _read_tagged_batch(fs: fsspec.AbstractFileSystem, files: list[dict], load_id: str) -> pa.Table:
+    """A batch of files as one Arrow table, each row tagged with its file, version and load ID.
+    (The delivery day is the file's, in ``usage_files``: a column per row would cost the load.)"""
+    with duckdb.connect(config={"threads": os.cpu_count() or 1}) as con:
+        if not isinstance(fs, LocalFileSystem):
+            con.register_filesystem(fs)
+        table = _read_batch(con, fs, files, [_duckdb_path(fs, file["path"]) for file in files])
+    for file in files:
+        if not _unchanged(fs, file):
+            raise UsageFileChanged(
+                f"usage file {file['file_name']} changed while it was being loaded; run the load again")
+    index = table["file_index"]
+    table = (table.drop_columns(["file_index"])
+             .append_column("file_name", per_file_column(index, [f["file_name"] for f in files], pa.string()))
+             .append_column("file_version", per_file_column(index, [f["file_version"] for f in files], pa.int64()))
+             .append_column("_dlt_load_id", per_file_column(index, [load_id] * len(files), pa.string())))
+    return table.cast(_arrow_schema(table.schema))
 
 
-def _event_files(fs: fsspec.AbstractFileSystem, root: str) -> list[tuple[str, dict]]:
-    found = fs.find(root, detail=True)
-    return sorted((path, info) for path, info in found.items()
-                  if path.endswith((".jsonl", ".parquet")))
+def _read_batch(con: duckdb.DuckDBPyConnection, fs: fsspec.AbstractFileSystem, files: list[dict],
+                paths: list[str]) -> pa.Table:
+    """The rows of every file of a batch, each tagged with its ``file_index`` in ``files``.
+
+    A Parquet file no reader can open does not stop the load: it leaves one error row (and its
+    rewrite, the file's next version, loads its events).
+    """
+    parts = []
+    jsonl = [index for index, file in enumerate(files) if file["file_format"] == "jsonl"]
+    if jsonl:
+        contents = []
+        for index in jsonl:
+            with fs.open(files[index]["path"], "rb") as handle:
+                contents.append(handle.read())
+        parts.append(_reindexed(read_jsonl_files(con, contents), jsonl))
+    parquet = [index for index, file in enumerate(files) if file["file_format"] == "parquet"]
+    try:
+        parts.append(_reindexed(read_parquet_files(con, [paths[i] for i in parquet]), parquet) if parquet else None)
+    except duckdb.Error:
+        for index in parquet:
+            try:
+                parts.append(_reindexed(read_parquet_files(con, [paths[index]]), [index]))
+            except duckdb.Error as error:
+                parts.append(unreadable_file_rows(error, index))
+    return pa.concat_tables([part for part in parts if part is not None], promote_options="default")
 
 
-@dlt.source(name="usage")
+def _duckdb_path(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """How DuckDB names a file: a local path as is, another filesystem's through its protocol
+    (the filesystem is registered with the connection)."""
+    if isinstance(fs, LocalFileSystem):
+        return path
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return f"{protocol}://{path}"
+
+
+def _reindexed(table: pa.Table, positions: list[int]) -> pa.Table:
+    """Map a reader's file index (position in the list it was given) to the batch position."""
+    position = table.schema.get_field_index("file_index")
+    return table.set_column(position, "file_index", pc.take(pa.array(positions, pa.int32()), table["file_index"]))
+
+
+def _arrow_schema(schema: pa.Schema) -> pa.Schema:
+    """The table's schema with the nullability the column hints declare, so dlt merges the two
+    without a warning per file."""
+    return pa.schema([
+        field.with_nullable(EVENT_COLUMN_HINTS.get(field.name, {}).get("nullable", True))
+        for field in schema])
+
+
+class UsageFileChanged(RuntimeError):
+    """A file changed between listing and reading; the next run loads its final content."""
+
+
+@dlt.source(name="usage", schema_contract=USAGE_CONTRACT)
 def usage_source(root: str) -> Iterator:
-    """``root``: folder or fsspec URL holding ``<source>/<YYYY-MM-DD>/events-*.{jsonl,parquet}``."""
+    """``root``: folder or fsspec URL holding one folder per usage source."""
     fs, base = fsspec.core.url_to_fs(root)
     base = base.rstrip("/")
 
-    @dlt.resource(name="usage_events", write_disposition="append")
-    def usage_events() -> Iterator[pa.Table]:
-        state = dlt.current.resource_state().setdefault("loaded_files", {})
-        for path, info in _event_files(fs, base):
-            relative = path[len(base):].lstrip("/")
-            fingerprint = _fingerprint(info)
-            if state.get(relative) == fingerprint:
-                continue
-            reader = _read_parquet if path.endswith(".parquet") else _read_jsonl
-            try:
-                table = reader(fs, path)
-            except Exception as error:
-                raise ValueError(f"usage file {relative} cannot be read: {error}") from error
-            yield _with_file_columns(table, relative)
-            state[relative] = fingerprint
+    def relative(path: str) -> str:
+        return path[len(base):].lstrip("/")
 
-    @dlt.resource(name="usage_watermarks", write_disposition="merge", primary_key="source")
+    @dlt.resource(name="usage_files", write_disposition="merge", primary_key="file_name")
+    def usage_files() -> Iterator[list[dict]]:
+        """One row per new file version, all of a run's in one page for the events reader."""
+        known: dict = dlt.current.resource_state().setdefault("files", {})
+        new_versions: list[dict] = []
+        for path, info in sorted(fs.find(base, detail=True).items()):
+            name = relative(path)
+            kind = file_format(path)
+            if kind is None:
+                continue
+            fingerprint = _fingerprint(info)
+            previous = known.get(name)
+            if previous and fingerprint is not None and previous["fingerprint"] == fingerprint:
+                continue
+            with fs.open(path, "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()
+            if previous and previous["sha256"] == digest:
+                previous["fingerprint"] = fingerprint
+                continue
+            version = previous["version"] + 1 if previous else 1
+            known[name] = {"fingerprint": fingerprint, "sha256": digest, "version": version}
+            delivered = DELIVERY_FOLDER.match(name)
+            new_versions.append({"file_name": name, "file_version": version, "file_format": kind,
+                                 "size_bytes": info.get("size"), "sha256": digest, "fingerprint": fingerprint,
+                                 "delivered_on": delivered.group(1) if delivered else None, "path": path})
+        if new_versions:
+            yield new_versions
+
+    @dlt.transformer(name="usage_events", data_from=usage_files, write_disposition="append",
+                     columns=EVENT_COLUMN_HINTS)
+    def usage_events(files: list[dict]) -> Iterator:
+        """The events of the new file versions, read batch by batch into Arrow tables and handed
+        to dlt as one Parquet file.
+
+        dlt's cost is per table and per load file, not per row. While one batch is written,
+        the next is read (two cores busy); the file is written by ``LoadFileWriter`` (settings
+        tuned for a load) and imported into the load package as is, dlt taking its schema from
+        the Arrow schema. One file means one INSERT in the load, cheaper than one per batch.
+        """
+        load_id = dlt.current.load_package_state()["load_id"]
+        batches = _batches(files)
+        # Beside the load package, so dlt imports the files by hard link, not by copy.
+        with tempfile.TemporaryDirectory(dir=dlt.current.pipeline().working_dir) as directory, \
+                ThreadPoolExecutor(max_workers=1) as reader:
+            writer = LoadFileWriter(directory, "usage_events")
+            pending = reader.submit(_read_tagged_batch, fs, batches[0], load_id)
+            for position in range(len(batches)):
+                table = pending.result()
+                if position + 1 < len(batches):
+                    pending = reader.submit(_read_tagged_batch, fs, batches[position + 1], load_id)
+                writer.write(table)
+            for load_file in writer.close():
+                yield dlt.mark.with_file_import(load_file.path, "parquet", load_file.rows,
+                                                hints=load_file.schema.empty_table())
+
+    @dlt.resource(name="usage_watermarks", write_disposition="merge", primary_key="source",
+                  columns={"source": {"data_type": "text", "nullable": False},
+                           "complete_through": {"data_type": "timestamp", "nullable": False},
+                           "file_name": {"data_type": "text"}})
     def usage_watermarks() -> Iterator[dict]:
+        """Each source's own statement that its usage is complete through a time."""
         for path in sorted(fs.glob(f"{base}/*/{WATERMARK_FILE}")):
             with fs.open(path, "r") as handle:
                 mark = json.load(handle)
             if not mark.get("source") or not mark.get("complete_through"):
-                raise ValueError(f"watermark {path} needs 'source' and 'complete_through'")
+                raise ValueError(f"watermark {relative(path)} needs 'source' and 'complete_through'")
             yield {"source": mark["source"], "complete_through": mark["complete_through"],
-                   "file_name": path[len(base):].lstrip("/")}
+                   "file_name": relative(path)}
 
-    return usage_events, usage_watermarks
+    return usage_files, usage_events, usage_watermarks

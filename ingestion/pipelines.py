@@ -1,0 +1,60 @@
+"""The dlt pipeline of each source system, one place for how raw data reaches the warehouse."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dlt
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+
+def duckdb_settings() -> dict[str, str | bool]:
+    """DuckDB settings for loading, the same limit as the dbt profile's.
+
+    Insertion order is not preserved: every raw row carries its own order (file and row, or the
+    source's IDs), and DuckDB inserts in parallel and spills more freely without it.
+    """
+    return {"memory_limit": os.environ.get("METERLEDGER_DUCKDB_MEMORY_LIMIT", "4GB"),
+            "preserve_insertion_order": False}
+
+
+def raw_pipeline(system: str, warehouse: str | Path, pipelines_dir: str | Path | None = None) -> dlt.Pipeline:
+    """Pipeline ``<system>`` loading dataset ``raw_<system>`` of the DuckDB warehouse file; its
+    working state (pending packages, cursors) beside the warehouse unless told otherwise."""
+    warehouse = Path(warehouse)
+    credentials = DuckDbCredentials(str(warehouse), global_config=duckdb_settings())
+    return dlt.pipeline(
+        pipeline_name=system,
+        dataset_name=f"raw_{system}",
+        # One job at a time per table: DuckDB inserts each file with all its threads already, and
+        # concurrent inserts into one table only contend.
+        destination=dlt.destinations.duckdb(credentials=credentials, loader_parallelism_strategy="table-sequential"),
+        pipelines_dir=str(pipelines_dir or warehouse.parent / "dlt_pipelines"),
+    )
+
+
+def finish_interrupted_load(pipeline: dlt.Pipeline, append_tables: tuple[str, ...] = ()) -> None:
+    """Complete what a killed run left behind, exactly once, before new data is extracted.
+
+    dlt re-runs a load job that had started but was not marked complete. For a merge table that
+    is harmless; for an append table it would insert the job's rows twice when the process died
+    after the warehouse committed them but before dlt noted it. So the rows of such a job (they
+    carry its package's load ID) are deleted first, and the job re-inserts them once. Then the
+    pending packages are normalized and loaded, so the run that follows extracts new data
+    (dlt's ``run`` would otherwise only finish the old package).
+    """
+    for load_id in pipeline.list_normalized_load_packages():
+        jobs = pipeline.get_load_package_info(load_id).jobs
+        unfinished = {job.job_file_info.table_name for state in ("new_jobs", "started_jobs", "retry_jobs")
+                      for job in jobs.get(state, [])}
+        for table in sorted(unfinished & set(append_tables)):
+            with pipeline.sql_client() as client:
+                exists = client.execute_sql(
+                    "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+                    pipeline.dataset_name, table)[0][0]
+                if exists:
+                    client.execute_sql(
+                        f"delete from {client.make_qualified_table_name(table)} where _dlt_load_id = %s", load_id)
+    if pipeline.has_pending_data:
+        pipeline.normalize()
+        pipeline.load()
