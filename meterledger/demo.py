@@ -13,8 +13,9 @@ import duckdb
 
 from meterledger.pipeline import materialize_all, pipeline_environment
 
-REASONS = ("missing_event_id", "unparseable_timestamp", "non_numeric_quantity", "negative_quantity",
-           "unknown_customer", "unknown_meter", "exact_duplicate", "conflicting_duplicate", "no_billable_line")
+REASONS = ("malformed_record", "missing_event_id", "conflicting_duplicate", "unparseable_timestamp",
+           "missing_quantity", "non_numeric_quantity", "negative_quantity", "non_numeric_amount",
+           "unknown_customer", "unknown_meter", "no_billable_line")
 
 
 @dataclass(frozen=True)
@@ -133,14 +134,19 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
         for schema, parts in by_schema.items():
             lines.append(f"  {schema:<15} " + ", ".join(parts))
 
+        dispositions = dict(connection.execute(
+            "select disposition, count(*) from staging.stg_usage__delivered_events group by 1").fetchall())
+        lines += ["", "Usage event rows in the files (staging.stg_usage__delivered_events)",
+                  f"  {'valid':<24} {dispositions.get('valid', 0):>8,}",
+                  f"  {'exact duplicate':<24} {dispositions.get('duplicate', 0):>8,}  (counted once)",
+                  f"  {'quarantined':<24} {dispositions.get('quarantined', 0):>8,}"]
         lines += ["", "Usage events not billed, by reason (marts.fct_quarantined_usage_events)"]
         counts = dict(connection.execute(
             "select quarantine_reason, count(*) from marts.fct_quarantined_usage_events group by 1").fetchall())
         for reason in REASONS:
             lines.append(f"  {reason:<24} {counts.get(reason, 0):>8,}")
-        late = _scalar(connection, "select count(*) from intermediate.int_usage_events_classified "
-                                   "where is_valid and is_late_arrival")
-        lines.append(f"  {'late_arrival':<24} {late:>8,}  (billed, flagged as late)")
+        late = _scalar(connection, "select count(*) from staging.stg_usage__events where is_late_arrival")
+        lines.append(f"  {'late_arrival':<24} {late:>8,}  (valid, flagged as late)")
 
         last_runs = {(destination, object_name): (planned, unchanged, sent, failed) for
                      destination, object_name, planned, unchanged, sent, failed in connection.execute(

@@ -1,7 +1,8 @@
--- Nothing is lost: every delivered event row is either attributed to a contract line (billed) or
--- quarantined with a reason, never both and never neither. Returns the rows that break it.
+-- Nothing is lost: every delivered event row is exactly one of billed (attributed to a contract
+-- line), an exact duplicate of a billed or quarantined event, or quarantined with a reason.
+-- Returns the rows that break it.
 with delivered as (
-    select event_row_key from {{ ref('stg_usage__events') }}
+    select event_row_key, disposition from {{ ref('stg_usage__delivered_events') }}
 ),
 
 billed as (
@@ -17,6 +18,8 @@ accounted as (
     select event_row_key, 'billed' as outcome from billed
     union all
     select event_row_key, 'quarantined' as outcome from quarantined
+    union all
+    select event_row_key, 'duplicate' as outcome from delivered where disposition = 'duplicate'
 )
 
 select

@@ -2,8 +2,7 @@
 -- event date inside the contract term. Where two lines could bill an event, the contract that
 -- started first wins so the answer is deterministic.
 with events as (
-    select * from {{ ref('int_usage_events_classified') }}
-    where is_valid
+    select * from {{ ref('stg_usage__events') }}
 ),
 
 usage_lines as (

@@ -1,0 +1,148 @@
+{{ config(materialized="table") }}
+
+-- Every event row of the current version of every usage file, exactly once, with what becomes
+-- of it: `valid` (billable), `duplicate` (an exact copy of an event already counted) or
+-- `quarantined` with the one reason it cannot be billed. valid + duplicate + quarantined = the
+-- rows in the files.
+--
+-- Duplicates: the first occurrence of an event ID in load order wins; a later copy with the
+-- same payload is an exact duplicate, with another payload a conflict (reported, not counted).
+-- Payloads compare on parsed values, so "12" and "12.0", or one instant written two ways, agree.
+with raw_rows as (
+    select * from {{ source('usage', 'usage_events') }}
+),
+
+current_files as (
+    select file_name, file_version, delivered_on from {{ ref('stg_usage__files') }}
+),
+
+customers as (
+    select distinct customer_key
+    from {{ ref('stg_salesforce__accounts') }}
+    where not is_deleted
+),
+
+meters as (
+    select meter_id from {{ ref('meters') }}
+),
+
+renamed as (
+    select
+        nullif(trim(raw_rows.event_id), '') as event_id,
+        raw_rows.customer_id as customer_key,
+        raw_rows.meter as meter_id,
+        raw_rows.quantity as quantity_text,
+        {{ decimal_from_text('raw_rows.quantity') }} as quantity,
+        raw_rows.amount as amount_text,
+        {{ decimal_from_text('raw_rows.amount') }} as amount,
+        raw_rows.{{ adapter.quote('timestamp') }} as event_timestamp_text,
+        {{ utc_timestamp_from_text('raw_rows.' ~ adapter.quote('timestamp')) }} as event_at,
+        raw_rows.properties,
+        raw_rows.source as usage_source,
+        raw_rows.parse_error,
+        raw_rows.file_name,
+        raw_rows.file_version,
+        raw_rows.file_row,
+        current_files.delivered_on,
+        raw_rows._dlt_load_id as load_id
+    from raw_rows
+    inner join current_files
+        on raw_rows.file_name = current_files.file_name
+        and raw_rows.file_version = current_files.file_version
+),
+
+-- A load package applied twice would repeat a file version's rows: the first load keeps them.
+delivered_once as (
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by file_name, file_version, file_row order by load_id
+            ) as delivery_copy
+        from renamed
+    ) as numbered
+    where delivery_copy = 1
+),
+
+fingerprinted as (
+    select
+        *,
+        {{ dbt.hash(dbt.concat([
+            "coalesce(customer_key, '')", "'|'",
+            "coalesce(meter_id, '')", "'|'",
+            "coalesce(" ~ dbt.safe_cast("quantity", api.Column.translate_type("string")) ~ ", quantity_text, '')", "'|'",
+            "coalesce(" ~ dbt.safe_cast("amount", api.Column.translate_type("string")) ~ ", amount_text, '')", "'|'",
+            "coalesce(" ~ dbt.safe_cast("event_at", api.Column.translate_type("string")) ~ ", event_timestamp_text, '')", "'|'",
+            "coalesce(properties, '')"
+        ])) }} as payload_hash,
+        row_number() over (
+            partition by event_id order by load_id, file_name, file_row
+        ) as occurrence
+    from delivered_once
+),
+
+first_occurrences as (
+    select event_id, payload_hash as first_payload_hash
+    from fingerprinted
+    where event_id is not null and occurrence = 1
+),
+
+classified as (
+    select
+        fingerprinted.*,
+        case
+            when fingerprinted.parse_error is not null then 'malformed_record'
+            when fingerprinted.event_id is null then 'missing_event_id'
+            when fingerprinted.occurrence > 1
+                and fingerprinted.payload_hash = first_occurrences.first_payload_hash then 'exact_duplicate'
+            when fingerprinted.occurrence > 1 then 'conflicting_duplicate'
+            when fingerprinted.event_at is null then 'unparseable_timestamp'
+            when fingerprinted.quantity_text is null then 'missing_quantity'
+            when fingerprinted.quantity is null then 'non_numeric_quantity'
+            when fingerprinted.quantity < 0 then 'negative_quantity'
+            when fingerprinted.amount is null and fingerprinted.amount_text is not null then 'non_numeric_amount'
+            when customers.customer_key is null then 'unknown_customer'
+            when meters.meter_id is null then 'unknown_meter'
+        end as rejection_reason
+    from fingerprinted
+    left join first_occurrences on fingerprinted.event_id = first_occurrences.event_id
+    left join customers on fingerprinted.customer_key = customers.customer_key
+    left join meters on fingerprinted.meter_id = meters.meter_id
+)
+
+select
+    {{ dbt.concat(["file_name", "':'", dbt.safe_cast("file_row", api.Column.translate_type("string"))]) }}
+        as event_row_key,
+    event_id,
+    customer_key,
+    meter_id,
+    quantity_text,
+    quantity,
+    amount_text,
+    amount,
+    event_timestamp_text,
+    event_at,
+    properties,
+    usage_source,
+    file_name,
+    file_version,
+    file_row,
+    delivered_on,
+    load_id,
+    payload_hash,
+    case
+        when rejection_reason is null then 'valid'
+        when rejection_reason = 'exact_duplicate' then 'duplicate'
+        else 'quarantined'
+    end as disposition,
+    case when rejection_reason <> 'exact_duplicate' then rejection_reason end as quarantine_reason,
+    case when rejection_reason = 'malformed_record' then parse_error end as quarantine_detail,
+    -- Late: delivered after the calendar month of the event had ended (plus the grace).
+    coalesce(
+        event_at is not null and delivered_on > {{ dbt.dateadd(
+            'day', var('usage_late_grace_days'),
+            dbt.last_day(dbt.safe_cast('event_at', api.Column.translate_type('date')), 'month')) }},
+        false
+    ) as is_late_arrival
+from classified
