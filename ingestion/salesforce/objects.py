@@ -48,12 +48,17 @@ def column_hints(sobject: str) -> dict[str, dict]:
         if data_type == "decimal":
             hint.update(precision=38, scale=9)
         hints[name] = hint
+    # When one load holds two versions of a record, the merge keeps the newest.
+    hints["SystemModstamp"]["dedup_sort"] = "desc"
     return hints
 
 
-def soql_for(sobject: str, modified_after: str) -> str:
+def soql_for(sobject: str, modified_since: str) -> str:
+    """The object's records stamped at or after ``modified_since`` (a SOQL datetime literal).
+
+    ">=": a record stamped in the same instant as the last one loaded is read again rather than
+    missed; the incremental cursor drops the ones already loaded.
+    """
     fields = ", ".join([*SYSTEM_FIELDS, *OBJECT_FIELDS[sobject]])
-    # ">=": a record stamped in the same instant as the last one loaded is read again and merged
-    # on Id rather than missed.
-    return (f"SELECT {fields} FROM {sobject} WHERE SystemModstamp >= {modified_after} "
-            f"ORDER BY SystemModstamp ASC")
+    return (f"SELECT {fields} FROM {sobject} WHERE SystemModstamp >= {modified_since} "
+            f"ORDER BY SystemModstamp ASC, Id ASC")

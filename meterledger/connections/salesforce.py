@@ -1,4 +1,5 @@
-"""Salesforce REST connection: OAuth 2.0 client credentials, one re-authentication on expiry."""
+"""Salesforce REST connection: OAuth 2.0 client credentials, one re-authentication on expiry,
+retries with backoff on rate limits and server errors."""
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ from decimal import Decimal
 from typing import Any, Iterator, Mapping
 
 import requests
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from meterledger.connections.errors import DestinationError
 from meterledger.http import VerifiedSession
@@ -20,13 +22,20 @@ def salesforce_error(response: requests.Response) -> DestinationError:
         message = first.get("message") or first.get("error_description") or message
     except (ValueError, AttributeError):
         pass
-    retryable = response.status_code >= 500 or code == "UNABLE_TO_LOCK_ROW"
+    # 403 REQUEST_LIMIT_EXCEEDED (the daily allowance spent) is not retried: it lasts for hours.
+    retryable = response.status_code == 429 or response.status_code >= 500 or code == "UNABLE_TO_LOCK_ROW"
     return DestinationError("Salesforce", response.status_code, code, message, retryable)
+
+
+def _is_retryable(error: BaseException) -> bool:
+    if isinstance(error, DestinationError):
+        return error.retryable
+    return isinstance(error, (requests.ConnectionError, requests.Timeout))
 
 
 class SalesforceConnection:
     def __init__(self, login_url: str, client_id: str, client_secret: str, *, api_version: str = "62.0",
-                 ca_bundle: str | None = None, timeout: float = 30.0) -> None:
+                 ca_bundle: str | None = None, timeout: float = 30.0, max_attempts: int = 5) -> None:
         self.login_url = login_url.rstrip("/")
         self._client_id = client_id
         self._client_secret = client_secret
@@ -35,6 +44,12 @@ class SalesforceConnection:
         self.session = VerifiedSession(ca_bundle)
         self._access_token: str | None = None
         self.instance_url: str | None = None
+        self._send = retry(
+            retry=retry_if_exception(_is_retryable),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10),
+            stop=stop_after_attempt(max_attempts),
+            reraise=True,
+        )(self._send_authenticated)
 
     def authenticate(self) -> None:
         response = self.session.post(
@@ -52,23 +67,29 @@ class SalesforceConnection:
     def data_path(self, path: str) -> str:
         return f"/services/data/v{self.api_version}{path}"
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send a request; an expired session is renewed once, then the error is raised."""
+    def _send_once(self, method: str, path: str, headers: Mapping[str, str], **kwargs: Any) -> requests.Response:
+        return self.session.request(
+            method, f"{self.instance_url}{path}", timeout=self.timeout,
+            headers={"Authorization": f"Bearer {self._access_token}", **headers}, **kwargs,
+        )
+
+    def _send_authenticated(self, method: str, path: str, headers: Mapping[str, str],
+                            **kwargs: Any) -> requests.Response:
         if self._access_token is None:
             self.authenticate()
-        for attempt in (1, 2):
-            response = self.session.request(
-                method, f"{self.instance_url}{path}", timeout=self.timeout,
-                headers={"Authorization": f"Bearer {self._access_token}", **kwargs.pop("headers", {})},
-                **kwargs,
-            )
-            if response.status_code == 401 and attempt == 1 and _is_invalid_session(response):
-                self.authenticate()
-                continue
-            if response.status_code >= 400:
-                raise salesforce_error(response)
-            return response
-        raise AssertionError("unreachable")
+        response = self._send_once(method, path, headers, **kwargs)
+        if response.status_code == 401 and _is_invalid_session(response):
+            self.authenticate()
+            response = self._send_once(method, path, headers, **kwargs)
+        if response.status_code >= 400:
+            raise salesforce_error(response)
+        return response
+
+    def request(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
+                **kwargs: Any) -> requests.Response:
+        """Send a request. An expired session is renewed once and the request sent again; 429,
+        5xx and dropped connections are retried with backoff; business errors raise at once."""
+        return self._send(method, path, headers or {}, **kwargs)
 
     def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Every record of a SOQL query, following nextRecordsUrl; numbers parsed as Decimal."""
@@ -88,7 +109,8 @@ def _is_invalid_session(response: requests.Response) -> bool:
         body = response.json()
     except ValueError:
         return False
-    return isinstance(body, list) and any(item.get("errorCode") == "INVALID_SESSION_ID" for item in body)
+    return isinstance(body, list) and any(isinstance(item, dict) and item.get("errorCode") == "INVALID_SESSION_ID"
+                                          for item in body)
 
 
 def salesforce_connection_from(settings: Mapping[str, str], **options: Any) -> SalesforceConnection:

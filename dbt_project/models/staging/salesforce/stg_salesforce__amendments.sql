@@ -17,15 +17,20 @@ renamed as (
         cast(new_unit_price__c as {{ decimal_type() }}) as new_unit_price,
         new_price_model__c as new_price_model,
         is_deleted,
-        system_modstamp as modified_at
+        system_modstamp as modified_at,
+        _dlt_load_id as load_id
     from raw_rows
 ),
 
--- The loader merges on the key already; staging still keeps only the newest version.
+-- The loader merges on the key already; staging still keeps only the newest version (of two
+-- with the same stamp, the later load's).
 versioned as (
     select
         *,
-        row_number() over (partition by amendment_id order by modified_at desc) as version_rank
+        row_number() over (
+            partition by amendment_id
+            order by modified_at desc, load_id desc
+        ) as version_rank
     from renamed
 )
 

@@ -33,15 +33,20 @@ renamed as (
         cast(charge_date__c as date) as charge_date,
         net_suite_subscription_line_id__c as netsuite_subscription_line_id,
         is_deleted,
-        system_modstamp as modified_at
+        system_modstamp as modified_at,
+        _dlt_load_id as load_id
     from raw_rows
 ),
 
--- The loader merges on the key already; staging still keeps only the newest version.
+-- The loader merges on the key already; staging still keeps only the newest version (of two
+-- with the same stamp, the later load's).
 versioned as (
     select
         *,
-        row_number() over (partition by contract_line_id order by modified_at desc) as version_rank
+        row_number() over (
+            partition by contract_line_id
+            order by modified_at desc, load_id desc
+        ) as version_rank
     from renamed
 )
 
