@@ -11,7 +11,7 @@ renamed as (
         {{ netsuite_boolean('closed') }} as is_closed,
         {{ netsuite_boolean('isquarter') }} as is_quarter,
         {{ netsuite_boolean('isyear') }} as is_year,
-        lastmodifieddate as modified_at
+        cast(lastmodifieddate as {{ dbt.type_timestamp() }}) as modified_at
     from raw_rows
 ),
 

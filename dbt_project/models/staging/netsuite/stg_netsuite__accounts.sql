@@ -8,7 +8,7 @@ renamed as (
         acctnumber as account_number,
         acctname as account_name,
         accttype as account_type,
-        lastmodifieddate as modified_at
+        cast(lastmodifieddate as {{ dbt.type_timestamp() }}) as modified_at
     from raw_rows
 ),
 

@@ -8,7 +8,7 @@ renamed as (
         symbol as currency_code,
         name as currency_name,
         cast(currencyprecision as integer) as minor_unit_digits,
-        lastmodifieddate as modified_at
+        cast(lastmodifieddate as {{ dbt.type_timestamp() }}) as modified_at
     from raw_rows
 ),
 

@@ -9,7 +9,7 @@ renamed as (
         transactioncurrency as transaction_currency_id,
         cast(exchangerate as {{ decimal_type(38, 12) }}) as exchange_rate,
         cast(effectivedate as date) as effective_date,
-        lastmodifieddate as modified_at
+        cast(lastmodifieddate as {{ dbt.type_timestamp() }}) as modified_at
     from raw_rows
 ),
 

@@ -10,7 +10,7 @@ renamed as (
         companyname as company_name,
         subsidiary as subsidiary_id,
         currency as currency_id,
-        lastmodifieddate as modified_at
+        cast(lastmodifieddate as {{ dbt.type_timestamp() }}) as modified_at
     from raw_rows
 ),
 

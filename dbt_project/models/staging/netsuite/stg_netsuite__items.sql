@@ -9,7 +9,7 @@ renamed as (
         itemid as item_name,
         displayname as display_name,
         itemtype as item_type,
-        lastmodifieddate as modified_at
+        cast(lastmodifieddate as {{ dbt.type_timestamp() }}) as modified_at
     from raw_rows
 ),
 

@@ -8,7 +8,8 @@ renamed as (
         externalid as price_plan_key,
         currency as currency_id,
         pricemodeltype as price_model_type,
-        lastmodifieddate as modified_at
+        cast(packagesize as {{ decimal_type() }}) as package_size,
+        cast(lastmodifieddate as {{ dbt.type_timestamp() }}) as modified_at
     from raw_rows
 ),
 
@@ -25,6 +26,7 @@ select
     price_plan_key,
     currency_id,
     price_model_type,
+    package_size,
     modified_at
 from versioned
 where version_rank = 1

@@ -14,7 +14,7 @@ renamed as (
         cast(enddate as date) as end_date,
         status as line_status,
         priceplan as price_plan_id,
-        lastmodifieddate as modified_at
+        cast(lastmodifieddate as {{ dbt.type_timestamp() }}) as modified_at
     from raw_rows
 ),
 

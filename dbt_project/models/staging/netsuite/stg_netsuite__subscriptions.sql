@@ -13,7 +13,7 @@ renamed as (
         cast(enddate as date) as end_date,
         billingfrequency as billing_frequency,
         status as subscription_status,
-        lastmodifieddate as modified_at
+        cast(lastmodifieddate as {{ dbt.type_timestamp() }}) as modified_at
     from raw_rows
 ),
 

@@ -8,7 +8,7 @@ renamed as (
         name as subsidiary_name,
         currency as currency_id,
         country as country_code,
-        lastmodifieddate as modified_at
+        cast(lastmodifieddate as {{ dbt.type_timestamp() }}) as modified_at
     from raw_rows
 ),
 
