@@ -9,7 +9,7 @@ export RUNTIME__DLTHUB_TELEMETRY := false
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test emulators dagster-dev dbt-build clean
+.PHONY: install demo test bench emulators dagster-dev dbt-build clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# Ingestion throughput against DuckDB's own read_parquet; BENCH_ARGS="--events 2000000" for a quick run.
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 emulators: install
 	$(BIN)/meterledger emulators
 
@@ -37,4 +41,4 @@ dbt-build: install
 	$(BIN)/dbt build --project-dir dbt_project --profiles-dir .
 
 clean:
-	rm -rf warehouse demo_data dbt_project/target .dagster/storage .dagster/history .dagster/logs .dagster/schedules
+	rm -rf warehouse demo_data bench/work dbt_project/target .dagster/storage .dagster/history .dagster/logs .dagster/schedules
