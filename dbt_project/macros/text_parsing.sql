@@ -20,9 +20,10 @@
 {%- endmacro %}
 
 
-{#- SuiteQL returns booleans as 'T' / 'F'; the REST record API as true / false. -#}
+{#- SuiteQL returns booleans as 'T' / 'F'; the REST record API as true / false. A checkbox is
+    never null in NetSuite: a missing value (SuiteQL leaves nulls out of a row) is false. -#}
 {% macro netsuite_boolean(expression) -%}
-    (lower(cast({{ expression }} as {{ api.Column.translate_type('string') }})) in ('t', 'true'))
+    coalesce(lower(cast({{ expression }} as {{ api.Column.translate_type('string') }})) in ('t', 'true'), false)
 {%- endmacro %}
 
 {#- One key of a JSON object held as text, the key given as a SQL expression. -#}

@@ -116,6 +116,7 @@ def build(rng: random.Random, customers, contracts: list[Contract], range_start:
             d = date(year, month, 1)
             rec("accountingperiod", periodName=d.strftime("%b %Y"), startDate=d.isoformat(),
                 endDate=month_end(d).isoformat(), closed=month_end(d) < close_before,
+                **dict.fromkeys(("allLocked", "arLocked", "apLocked"), month_end(d) < close_before),
                 isQuarter=False, isYear=False)
 
     item = {}

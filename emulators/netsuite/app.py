@@ -15,7 +15,7 @@ Controls (no authentication)::
     POST /_emulator/billing {"period_start", "period_end"}  -> {"invoice_ids": [...]}
     POST /_emulator/reset                                    back to the seed, jobs forgotten
     GET  /_emulator/records/{type}                           every record of a type, as stored
-    POST /_emulator/accountingperiods/{id}/close|open
+    POST /_emulator/accountingperiods/{id}/close|open|lock|unlock
     POST /_emulator/save                                     write the state file
     POST /_emulator/async {"paused": true|false}             hold / release async processing
     POST|DELETE /_emulator/faults                            (common framework)
@@ -161,7 +161,7 @@ class NetSuiteApp(EmulatorApp):
         control("POST", "/_emulator/billing", self._control_billing)
         control("POST", "/_emulator/reset", self._control_reset)
         control("GET", "/_emulator/records/(?P<type>[A-Za-z_]+)", self._control_records)
-        control("POST", "/_emulator/accountingperiods/(?P<id>[^/]+)/(?P<action>close|open)", self._control_period)
+        control("POST", "/_emulator/accountingperiods/(?P<id>[^/]+)/(?P<action>close|open|lock|unlock)", self._control_period)
         control("POST", "/_emulator/save", self._control_save)
         control("POST", "/_emulator/async", self._control_async)
 
@@ -504,9 +504,17 @@ class NetSuiteApp(EmulatorApp):
             period = self.store.get("accountingperiod", request.path_params["id"])
             if period is None:
                 return Response.json(404, {"error": "no such accounting period"})
-            period["closed"] = request.path_params["action"] == "close"
+            action = request.path_params["action"]
+            if action in ("close", "open"):
+                period["closed"] = action == "close"
+            # Closing a period locks it first, as NetSuite's period close checklist does;
+            # reopening leaves the locks for the accountant to lift.
+            if action in ("close", "lock", "unlock"):
+                for lock in ("allLocked", "arLocked", "apLocked"):
+                    period[lock] = action != "unlock"
             self.store.replace("accountingperiod", period)
-        return Response.json(200, {"id": period["id"], "closed": period["closed"]})
+        return Response.json(200, {"id": period["id"], "closed": bool(period.get("closed")),
+                                   "allLocked": bool(period.get("allLocked"))})
 
     def _control_save(self, request: Request) -> Response:
         try:

@@ -90,7 +90,8 @@ SPECS: dict[str, RecordSpec] = {spec.name: spec for spec in [
                    required=("item",))}),
     RecordSpec("subscriptionline", SUBSCRIPTION_LINE_FIELDS, required=("subscription", "item")),
     RecordSpec("accountingperiod", {**EXTERNAL_ID, "periodName": S, "startDate": DATE, "endDate": DATE,
-                                    "closed": B, "isQuarter": B, "isYear": B},
+                                    "closed": B, "allLocked": B, "arLocked": B, "apLocked": B,
+                                    "isQuarter": B, "isYear": B},
                required=("periodName", "startDate", "endDate")),
     RecordSpec("usage", {**EXTERNAL_ID, "customer": ref("customer"), "usageSubscription": ref("subscription"),
                          "usageSubscriptionLine": ref("subscriptionline"), "usageQuantity": D,
@@ -319,6 +320,16 @@ def check_usage(store: RecordLookup, record: dict) -> None:
             "customer")
 
 
+def _refuses_posting(period: dict) -> str | None:
+    """Why a period takes no journal entry: closed, or locked for all transactions ("All Locked",
+    the step before closing). AR / AP locks only stop invoices and bills."""
+    if period.get("closed"):
+        return "closed"
+    if period.get("allLocked"):
+        return "locked"
+    return None
+
+
 def check_journal(store: RecordLookup, record: dict) -> None:
     lines = (record.get("line") or {}).get("items", [])
     if len(lines) < 2:
@@ -345,13 +356,14 @@ def check_journal(store: RecordLookup, record: dict) -> None:
         raise user_error(f"This transaction is not in balance: debits {debits} do not equal credits "
                          f"{credits}.", "line")
     period = base_period_for(store, record["tranDate"])
-    if period is not None and period.get("closed"):
-        raise user_error(f"The accounting period {period.get('periodName')} is closed; a transaction dated "
-                         f"{record['tranDate']} cannot be posted.", "tranDate")
+    if period is not None and _refuses_posting(period):
+        raise user_error(f"The accounting period {period.get('periodName')} is {_refuses_posting(period)}; "
+                         f"a transaction dated {record['tranDate']} cannot be posted.", "tranDate")
     if record.get("postingPeriod"):
         posting = store.get("accountingperiod", record["postingPeriod"]["id"])
-        if posting.get("closed"):
-            raise user_error(f"The accounting period {posting.get('periodName')} is closed.", "postingPeriod")
+        if _refuses_posting(posting):
+            raise user_error(f"The accounting period {posting.get('periodName')} is {_refuses_posting(posting)}.",
+                             "postingPeriod")
     elif period is not None:
         record["postingPeriod"] = {"id": period["id"]}
 

@@ -82,7 +82,8 @@ RECORD_TABLES: tuple[RecordTable, ...] = (
             "startdate", "enddate", "status", "priceplan"),
     # NetSuite's own period flags as the account exposes them: closed, and whether the period
     # summarises a quarter or a year.
-    _record("accountingperiod", "periodname", "startdate", "enddate", "closed", "isquarter", "isyear"),
+    _record("accountingperiod", "periodname", "startdate", "enddate", "closed", "alllocked", "arlocked",
+            "aplocked", "isquarter", "isyear"),
     # SuiteBilling usage records, including the ones meterledger posted (the read-back).
     _record("usage", "externalid", "customer", "usagesubscription", "usagesubscriptionline", "usagequantity",
             "usagedate", "subscriptionplan", "memo"),

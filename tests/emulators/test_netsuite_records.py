@@ -308,6 +308,21 @@ def test_journal_entry_posted_to_a_closed_period_is_refused(netsuite: NetSuiteCl
     assert count(netsuite, "journalentry", f"externalid = '{external_id}'") == 0
 
 
+def test_journal_entry_in_an_all_locked_period_is_refused_until_it_is_unlocked(netsuite: NetSuiteClient) -> None:
+    external_id = netsuite.unique("JE")
+    assert netsuite.control("POST", "accountingperiods/103/lock").json() == {
+        "id": "103", "closed": False, "allLocked": True}
+    try:
+        body = error(netsuite.create("journalentry", journal(external_id)), 400, "USER_ERROR", "tranDate")
+        assert "Oct 2026 is locked" in body["o:errorDetails"][0]["detail"]
+        assert netsuite.rows("SELECT alllocked, arlocked, aplocked, closed FROM accountingperiod WHERE id = 103") == [
+            {"links": [], "alllocked": "T", "arlocked": "T", "aplocked": "T", "closed": "F"}]
+        assert count(netsuite, "journalentry", f"externalid = '{external_id}'") == 0
+    finally:
+        netsuite.control("POST", "accountingperiods/103/unlock")
+    created_id(netsuite, netsuite.create("journalentry", journal(external_id)), "journalentry")
+
+
 def test_lines_are_added_unless_replace_line(netsuite: NetSuiteClient) -> None:
     external_id = netsuite.unique("JE")
     internal_id = created_id(netsuite, netsuite.create("journalentry", journal(external_id)), "journalentry")

@@ -71,6 +71,18 @@ def test_loading_the_same_data_twice_leaves_every_raw_and_staging_table_unchange
     assert fingerprints(tmp_path, "staging") == staging
 
 
+def test_accounting_periods_arrive_open_locked_or_closed(netsuite, tmp_path):
+    netsuite.control("POST", "accountingperiods/101/lock")
+    load(tmp_path, netsuite.connection())
+    assert query(tmp_path, "select id, closed, alllocked, arlocked, aplocked from raw_netsuite.accountingperiod "
+                           "order by id") == [("100", "T", None, None, None), ("101", "F", "T", "T", "T"),
+                                              ("102", "F", None, None, None)]
+    build_netsuite_staging(tmp_path)
+    assert query(tmp_path, "select accounting_period_id, period_status, is_closed, is_all_locked "
+                           "from staging.stg_netsuite__accounting_periods order by 1") == [
+        ("100", "closed", True, False), ("101", "locked", False, True), ("102", "open", False, False)]
+
+
 def test_results_over_1000_rows_are_loaded_whole(netsuite, tmp_path):
     connection = netsuite.connection()
     log = SuiteQLLog(connection)
