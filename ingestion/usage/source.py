@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
@@ -214,9 +214,12 @@ def usage_source(root: str) -> Iterator:
         """
         load_id = dlt.current.load_package_state()["load_id"]
         batches = _batches(files)
-        # Beside the load package, so dlt imports the files by hard link, not by copy.
-        with tempfile.TemporaryDirectory(dir=dlt.current.pipeline().working_dir) as directory, \
-                ThreadPoolExecutor(max_workers=1) as reader:
+        # Beside the load package, so dlt imports the files by hard link, not by copy. Emptied
+        # first: a killed run may have left its files there.
+        directory = os.path.join(dlt.current.pipeline().working_dir, "usage_load_files")
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory)
+        with ThreadPoolExecutor(max_workers=1) as reader:
             writer = LoadFileWriter(directory, "usage_events")
             pending = reader.submit(_read_tagged_batch, fs, batches[0], load_id)
             for position in range(len(batches)):
@@ -224,9 +227,10 @@ def usage_source(root: str) -> Iterator:
                 if position + 1 < len(batches):
                     pending = reader.submit(_read_tagged_batch, fs, batches[position + 1], load_id)
                 writer.write(table)
-            for load_file in writer.close():
-                yield dlt.mark.with_file_import(load_file.path, "parquet", load_file.rows,
-                                                hints=load_file.schema.empty_table())
+        for load_file in writer.close():
+            yield dlt.mark.with_file_import(load_file.path, "parquet", load_file.rows,
+                                            hints=load_file.schema.empty_table())
+        shutil.rmtree(directory, ignore_errors=True)
 
     @dlt.resource(name="usage_watermarks", write_disposition="merge", primary_key="source",
                   columns={"source": {"data_type": "text", "nullable": False},
