@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import dlt
+from dlt.common.schema.utils import get_write_disposition
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 
@@ -33,21 +34,23 @@ def raw_pipeline(system: str, warehouse: str | Path, pipelines_dir: str | Path |
     )
 
 
-def finish_interrupted_load(pipeline: dlt.Pipeline, append_tables: tuple[str, ...] = ()) -> None:
+def finish_interrupted_load(pipeline: dlt.Pipeline) -> None:
     """Complete what a killed run left behind, exactly once, before new data is extracted.
 
     dlt re-runs a load job that had started but was not marked complete. For a merge table that
     is harmless; for an append table it would insert the job's rows twice when the process died
-    after the warehouse committed them but before dlt noted it. So the rows of such a job (they
-    carry its package's load ID) are deleted first, and the job re-inserts them once. Then the
-    pending packages are normalized and loaded, so the run that follows extracts new data
-    (dlt's ``run`` would otherwise only finish the old package).
+    after the warehouse committed them but before dlt noted it. So the rows of such a job in an
+    append table (they carry its package's load ID) are deleted first, and the job re-inserts them
+    once. Then the pending packages are normalized and loaded, so the run that follows extracts
+    new data (dlt's ``run`` would otherwise only finish the old package).
     """
     for load_id in pipeline.list_normalized_load_packages():
-        jobs = pipeline.get_load_package_info(load_id).jobs
+        package = pipeline.get_load_package_info(load_id)
         unfinished = {job.job_file_info.table_name for state in ("new_jobs", "started_jobs", "retry_jobs")
-                      for job in jobs.get(state, [])}
-        for table in sorted(unfinished & set(append_tables)):
+                      for job in package.jobs.get(state, [])}
+        appended = {table for table in unfinished & set(package.schema.data_table_names())
+                    if get_write_disposition(package.schema.tables, table) == "append"}
+        for table in sorted(appended):
             with pipeline.sql_client() as client:
                 exists = client.execute_sql(
                     "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",

@@ -9,7 +9,7 @@ from dagster_defs.resources import NetSuiteResource, SalesforceResource, UsageFi
 from ingestion.netsuite import netsuite_source
 from ingestion.salesforce import salesforce_source
 from ingestion.pipelines import finish_interrupted_load
-from ingestion.usage import USAGE_APPEND_TABLES, usage_source
+from ingestion.usage import usage_source
 
 
 class RawTableTranslator(DagsterDltTranslator):
@@ -41,7 +41,7 @@ def _unset():
 def usage_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource,
                     warehouse: WarehouseResource, usage_files: UsageFilesResource):
     pipeline = warehouse.pipeline("usage")
-    finish_interrupted_load(pipeline, append_tables=USAGE_APPEND_TABLES)
+    finish_interrupted_load(pipeline)
     yield from dlt.run(context=context, dlt_source=usage_source(root=usage_files.root), dlt_pipeline=pipeline)
 
 

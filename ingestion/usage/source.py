@@ -43,10 +43,6 @@ WATERMARK_FILE = "_watermark.json"
 BATCH_BYTES = 16 * 1024 * 1024
 BATCH_FILES = 500
 
-# Tables loaded by appending: a killed load must be finished with ingestion.pipelines.
-# finish_interrupted_load, so that a job re-run does not insert its rows twice.
-USAGE_APPEND_TABLES = ("usage_events",)
-
 # Staging casts these columns from text; a producer that changes a type must fail the load
 # with the column named, while a new column (an extra field in a Parquet file) evolves in.
 USAGE_CONTRACT = {"tables": "evolve", "columns": "evolve", "data_type": "freeze"}

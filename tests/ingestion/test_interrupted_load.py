@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from ingestion.pipelines import finish_interrupted_load
-from ingestion.usage import USAGE_APPEND_TABLES, usage_source
+from ingestion.usage import usage_source
 
 HARNESS = Path(__file__).with_name("crashing_usage_load.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ def _rerun(workdir: Path, usage_root: Path) -> None:
     pipeline = dlt.pipeline(pipeline_name="usage", dataset_name="raw_usage",
                             destination=dlt.destinations.duckdb(credentials=str(workdir / "w.duckdb")),
                             pipelines_dir=str(workdir / "pipelines"))
-    finish_interrupted_load(pipeline, append_tables=USAGE_APPEND_TABLES)
+    finish_interrupted_load(pipeline)
     pipeline.run(usage_source(root=str(usage_root)))
 
 
