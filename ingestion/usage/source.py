@@ -65,13 +65,20 @@ def _fingerprint(info: dict) -> str | None:
     return None if modified is None else f"{info.get('size')}:{modified}"
 
 
-def _unchanged(fs: fsspec.AbstractFileSystem, file: dict) -> bool:
-    """Whether the file is still what was listed: same fingerprint (from the same listing call,
-    as ``info`` may report the marker in another form), or, with no marker, the same content."""
-    if file["fingerprint"] is None:
-        with fs.open(file["path"], "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest() == file["sha256"]
-    return _fingerprint(fs.find(file["path"], detail=True)[file["path"]]) == file["fingerprint"]
+def _check_unchanged(fs: fsspec.AbstractFileSystem, base: str, files: list[dict]) -> None:
+    """Fail the load if a file changed between listing and reading. One listing for the run, by
+    the same call as the first (``info`` may report the marker in another form); a file with no
+    marker is hashed again."""
+    listing = fs.find(base, detail=True)
+    for file in files:
+        if file["fingerprint"] is None:
+            with fs.open(file["path"], "rb") as handle:
+                unchanged = hashlib.sha256(handle.read()).hexdigest() == file["sha256"]
+        else:
+            unchanged = file["path"] in listing and _fingerprint(listing[file["path"]]) == file["fingerprint"]
+        if not unchanged:
+            raise UsageFileChanged(
+                f"usage file {file['file_name']} changed while it was being loaded; run the load again")
 
 
 def _batches(files: list[dict]) -> list[list[dict]]:
@@ -94,10 +101,6 @@ def _read_tagged_batch(fs: fsspec.AbstractFileSystem, files: list[dict], load_id
         if not isinstance(fs, LocalFileSystem):
             con.register_filesystem(fs)
         table = _read_batch(con, fs, files, [_duckdb_path(fs, file["path"]) for file in files])
-    for file in files:
-        if not _unchanged(fs, file):
-            raise UsageFileChanged(
-                f"usage file {file['file_name']} changed while it was being loaded; run the load again")
     index = table["file_index"]
     table = (table.drop_columns(["file_index"])
              .append_column("file_name", per_file_column(index, [f["file_name"] for f in files], pa.string()))
@@ -223,6 +226,7 @@ def usage_source(root: str) -> Iterator:
                 if position + 1 < len(batches):
                     pending = reader.submit(_read_tagged_batch, fs, batches[position + 1], load_id)
                 writer.write(table)
+        _check_unchanged(fs, base, files)
         for load_file in writer.close():
             yield dlt.mark.with_file_import(load_file.path, "parquet", load_file.rows,
                                             hints=load_file.schema.empty_table())

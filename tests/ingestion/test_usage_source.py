@@ -157,3 +157,27 @@ def test_any_fsspec_filesystem_serves_as_the_usage_root(tmp_path):
             (PARQUET, "b1", "3"), (JSONL, "e1", "2.5")]
     finally:
         memory.rm("/bucket", recursive=True)
+
+
+def test_a_file_rewritten_while_it_is_read_fails_the_load_by_name_and_loads_next_run(tmp_path, usage_root,
+                                                                                    monkeypatch):
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from ingestion.usage import source as usage_module
+
+    read = usage_module._read_tagged_batch
+
+    def read_then_rewrite(*args, **kwargs):
+        table = read(*args, **kwargs)
+        (usage_root / JSONL).write_text(FIRST_LINE + "\n")
+        _touch(usage_root / JSONL, 1_900_000_000)
+        return table
+
+    monkeypatch.setattr(usage_module, "_read_tagged_batch", read_then_rewrite)
+    pipeline = _pipeline(tmp_path)
+    with pytest.raises(PipelineStepFailed, match=f"usage file {JSONL} changed while it was being loaded"):
+        pipeline.run(usage_source(root=str(usage_root)))
+    monkeypatch.undo()
+    pipeline.run(usage_source(root=str(usage_root)))
+    assert _rows(tmp_path, f"select file_version, count(*) from raw_usage.usage_events where file_name = '{JSONL}' "
+                           "group by 1") == [(1, 1)]
