@@ -219,7 +219,7 @@ def test_a_new_custom_column_evolves_into_the_raw_table(netsuite, tmp_path):
 
 
 class QuantitiesAsNumbers:
-    """NetSuite answering usage quantities as JSON numbers instead of SuiteQL's text."""
+    """NetSuite answering usage quantities as JSON numbers (exact decimals) instead of SuiteQL's text."""
 
     def __init__(self, connection):
         self.connection = connection
@@ -227,7 +227,7 @@ class QuantitiesAsNumbers:
     def suiteql(self, text: str):
         for row in self.connection.suiteql(text):
             if "usagequantity" in row:
-                row["usagequantity"] = float(Decimal(row["usagequantity"]))
+                row["usagequantity"] = Decimal(row["usagequantity"])
             yield row
 
 
@@ -240,3 +240,14 @@ def test_a_column_whose_type_changes_fails_the_load_naming_it(netsuite, tmp_path
     assert "In Table: `usage` Column: `('usagequantity',)` . Contract on `data_type` with `contract_mode=freeze` " \
            "is violated. Input should be a valid string" in str(failure.value)
     assert fingerprint(tmp_path, "raw_netsuite", "usage") == before
+
+
+@pytest.mark.parametrize(("custom_columns", "message"), [
+    ({"customer": ["custcol_region"]},
+     "custom column 'custcol_region' is not valid for NetSuite table 'customer' "
+     r"\(custom columns allowed: names starting with custentity_\)"),
+    ({"custmer": ["custentity_region"]}, "custom columns configured for unknown NetSuite tables: custmer"),
+])
+def test_custom_columns_are_checked_when_the_source_is_built(custom_columns, message):
+    with pytest.raises(ValueError, match=message):
+        netsuite_source(connect=lambda: None, custom_columns=custom_columns)
