@@ -65,7 +65,7 @@ delivered_once as (
     where delivery_copy = 1
 ),
 
-fingerprinted as (
+hashed as (
     select
         *,
         {{ dbt.hash(dbt.concat([
@@ -75,17 +75,21 @@ fingerprinted as (
             "coalesce(" ~ dbt.safe_cast("amount", api.Column.translate_type("string")) ~ ", amount_text, '')", "'|'",
             "coalesce(" ~ dbt.safe_cast("event_at", api.Column.translate_type("string")) ~ ", event_timestamp_text, '')", "'|'",
             "coalesce(properties, '')"
-        ])) }} as payload_hash,
-        row_number() over (
-            partition by event_id order by load_id, file_name, file_row
-        ) as occurrence
+        ])) }} as payload_hash
     from delivered_once
 ),
 
-first_occurrences as (
-    select event_id, payload_hash as first_payload_hash
-    from fingerprinted
-    where event_id is not null and occurrence = 1
+-- One pass over each event ID in load order: the row's place, and the first row's payload.
+fingerprinted as (
+    select
+        *,
+        row_number() over (
+            partition by event_id order by load_id, file_name, file_row
+        ) as occurrence,
+        first_value(payload_hash) over (
+            partition by event_id order by load_id, file_name, file_row
+        ) as first_payload_hash
+    from hashed
 ),
 
 classified as (
@@ -95,7 +99,7 @@ classified as (
             when fingerprinted.parse_error is not null then 'malformed_record'
             when fingerprinted.event_id is null then 'missing_event_id'
             when fingerprinted.occurrence > 1
-                and fingerprinted.payload_hash = first_occurrences.first_payload_hash then 'exact_duplicate'
+                and fingerprinted.payload_hash = fingerprinted.first_payload_hash then 'exact_duplicate'
             when fingerprinted.occurrence > 1 then 'conflicting_duplicate'
             when fingerprinted.event_at is null then 'unparseable_timestamp'
             when fingerprinted.quantity_text is null then 'missing_quantity'
@@ -106,7 +110,6 @@ classified as (
             when meters.meter_id is null then 'unknown_meter'
         end as rejection_reason
     from fingerprinted
-    left join first_occurrences on fingerprinted.event_id = first_occurrences.event_id
     left join customers on fingerprinted.customer_key = customers.customer_key
     left join meters on fingerprinted.meter_id = meters.meter_id
 )
