@@ -6,7 +6,7 @@ import dlt
 import duckdb
 from dagster import ConfigurableResource
 
-from ingestion.pipelines import raw_pipeline
+from ingestion.pipelines import finish_interrupted_load, raw_pipeline
 from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
 from meterledger.connections.salesforce import SalesforceConnection
 
@@ -21,8 +21,11 @@ class WarehouseResource(ConfigurableResource):
         return duckdb.connect(self.path)
 
     def pipeline(self, system: str) -> dlt.Pipeline:
-        """The dlt pipeline of a source system, its working state kept beside the warehouse."""
-        return raw_pipeline(system, self.path)
+        """The dlt pipeline of a source system, its working state kept beside the warehouse, with
+        whatever a killed run left pending finished first (exactly once), so the run extracts anew."""
+        pipeline = raw_pipeline(system, self.path)
+        finish_interrupted_load(pipeline)
+        return pipeline
 
 
 class UsageFilesResource(ConfigurableResource):

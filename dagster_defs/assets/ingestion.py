@@ -8,7 +8,6 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from dagster_defs.resources import NetSuiteResource, SalesforceResource, UsageFilesResource, WarehouseResource
 from ingestion.netsuite import netsuite_source
 from ingestion.salesforce import salesforce_source
-from ingestion.pipelines import finish_interrupted_load
 from ingestion.usage import usage_source
 
 
@@ -40,19 +39,16 @@ def _unset():
 @dlt_assets(**_declaration("usage", usage_source(root=".")))
 def usage_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource,
                     warehouse: WarehouseResource, usage_files: UsageFilesResource):
-    pipeline = warehouse.pipeline("usage")
-    finish_interrupted_load(pipeline)
-    yield from dlt.run(context=context, dlt_source=usage_source(root=usage_files.root), dlt_pipeline=pipeline)
+    yield from dlt.run(context=context, dlt_source=usage_source(root=usage_files.root),
+                       dlt_pipeline=warehouse.pipeline("usage"))
 
 
 @dlt_assets(**_declaration("salesforce", salesforce_source(connect=_unset)))
 def salesforce_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource,
                          warehouse: WarehouseResource, salesforce: SalesforceResource):
     connection = salesforce.connection()
-    pipeline = warehouse.pipeline("salesforce")
-    finish_interrupted_load(pipeline)
     yield from dlt.run(context=context, dlt_source=salesforce_source(connect=lambda: connection),
-                       dlt_pipeline=pipeline)
+                       dlt_pipeline=warehouse.pipeline("salesforce"))
 
 
 @dlt_assets(**_declaration("netsuite", netsuite_source(connect=_unset)))
@@ -60,6 +56,4 @@ def netsuite_ingestion(context: AssetExecutionContext, dlt: DagsterDltResource,
                        warehouse: WarehouseResource, netsuite: NetSuiteResource):
     connection = netsuite.connection()
     source = netsuite_source(connect=lambda: connection, custom_columns=netsuite.custom_columns)
-    pipeline = warehouse.pipeline("netsuite")
-    finish_interrupted_load(pipeline)
-    yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline)
+    yield from dlt.run(context=context, dlt_source=source, dlt_pipeline=warehouse.pipeline("netsuite"))
