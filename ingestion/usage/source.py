@@ -196,7 +196,7 @@ def usage_source(root: str) -> Iterator:
             delivered = DELIVERY_FOLDER.match(name)
             new_versions.append({"file_name": name, "file_version": version, "file_format": kind,
                                  "size_bytes": info.get("size"), "sha256": digest, "fingerprint": fingerprint,
-                                 "delivered_on": delivered.group(1) if delivered else None, "path": path})
+                                 "delivered_on": delivered.group(1) if delivered else None})
         if new_versions:
             yield new_versions
 
@@ -212,6 +212,9 @@ def usage_source(root: str) -> Iterator:
         the Arrow schema. One file means one INSERT in the load, cheaper than one per batch.
         """
         load_id = dlt.current.load_package_state()["load_id"]
+        # Where each file is, for the readers: derived here rather than stored in usage_files,
+        # where it would only record this machine's folder layout.
+        files = [{**file, "path": f"{base}/{file['file_name']}"} for file in files]
         batches = _batches(files)
         # Beside the load package, so dlt imports the files by hard link, not by copy. Emptied
         # first: a killed run may have left its files there.
