@@ -41,7 +41,8 @@ def finish_interrupted_load(pipeline: dlt.Pipeline) -> None:
     is harmless; for an append table it would insert the job's rows twice when the process died
     after the warehouse committed them but before dlt noted it. So the rows of such a job in an
     append table (they carry its package's load ID) are deleted first, and the job re-inserts them
-    once. Then the pending packages are normalized and loaded, so the run that follows extracts
+    once (with the table's other jobs of the package, whose rows carry the same load ID). Then
+    the pending packages are normalized and loaded, so the run that follows extracts
     new data (dlt's ``run`` would otherwise only finish the old package).
     """
     for load_id in pipeline.list_normalized_load_packages():
@@ -50,7 +51,14 @@ def finish_interrupted_load(pipeline: dlt.Pipeline) -> None:
                       for job in package.jobs.get(state, [])}
         appended = {table for table in unfinished & set(package.schema.data_table_names())
                     if get_write_disposition(package.schema.tables, table) == "append"}
+        storage = pipeline._get_load_storage().normalized_packages
         for table in sorted(appended):
+            # The table's rows of this package are told apart by load ID only, so all of its
+            # jobs run again, those dlt had noted done included: the delete below removes their
+            # rows too (a run may give a table several jobs: SQL models and Parquet files).
+            for job in package.jobs.get("completed_jobs", []):
+                if job.job_file_info.table_name == table:
+                    storage._move_job(load_id, "completed_jobs", "new_jobs", os.path.basename(job.file_path))
             with pipeline.sql_client() as client:
                 exists = client.execute_sql(
                     "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",

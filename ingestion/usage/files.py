@@ -108,29 +108,72 @@ def read_parquet_files(con: duckdb.DuckDBPyConnection, paths: list[str]) -> pa.T
     (no JSON copy of each row), columns beyond the event fields included, so nothing the
     producer sent is lost. Nested values become JSON text, as the JSON Lines reader makes them.
     """
+    scan = _parquet_scan(paths)
+    selected = parquet_select_list(parquet_columns(con, paths))
+    # The file name cast to an ENUM of the batch's paths reaches Arrow as a dictionary whose
+    # indices are the file positions: no file name string per row to convert and look up
+    # (measured: 2.8 s against 1.5 s to read 10M events).
+    con.execute(f"create or replace type batch_file as enum ({', '.join(_sql_text(path) for path in paths)})")
+    table = con.sql(f"select {', '.join(selected)}, {SCAN}.filename::batch_file as file_index "
+                    f"from {scan}").to_arrow_table()
+    index = pa.chunked_array([chunk.indices.cast(pa.int32()) for chunk in table["file_index"].chunks], pa.int32())
+    return table.set_column(table.schema.get_field_index("file_index"), "file_index", index)
+
+
+def parquet_columns(con: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, str]:
+    """The columns of the files (union by name) and their DuckDB types. Reads the footers only:
+    a file that is not Parquet, or truncated, fails here."""
+    described = con.sql(f"describe select {SCAN}.* from {_parquet_scan(paths)}").fetchall()
+    return {name: data_type for name, data_type, *_ in described
+            if name not in ("filename", "file_row_number")}
+
+
+def parquet_row_count(con: duckdb.DuckDBPyConnection, paths: list[str]) -> int:
     listing = "[" + ", ".join(_sql_text(path) for path in paths) + "]"
-    scan = f"read_parquet({listing}, filename = true, file_row_number = true, union_by_name = true)"
-    described = con.sql(f"describe select * from {scan}").fetchall()
-    types = {name: data_type for name, data_type, *_ in described}
-    selected = []
-    for name in EVENT_COLUMNS:
-        selected.append(_as_text(name, types[name]) if name in types else f"null::varchar as {_sql_name(name)}")
+    return con.sql(f"select coalesce(sum(num_rows), 0) from parquet_file_metadata({listing})").fetchall()[0][0]
+
+
+def parquet_select_list(types: dict[str, str]) -> list[str]:
+    """The reader columns of a Parquet scan (``_parquet_scan``), every value as text; the
+    columns beyond the event fields (``extra_columns``) after them."""
+    selected = [_as_text(name, types[name], SCAN) if name in types else f"null::varchar as {_sql_name(name)}"
+                for name in EVENT_COLUMNS]
     selected += ["null::varchar as raw_payload", "null::varchar as parse_error",
-                 "file_row_number + 1 as file_row"]
-    selected += [_as_text(name, data_type) for name, data_type in types.items()
-                 if name not in EVENT_COLUMNS and name not in ("filename", "file_row_number")]
-    table = con.sql(f"select {', '.join(selected)}, filename from {scan}").to_arrow_table()
-    index = pc.index_in(table["filename"], value_set=pa.array(paths, pa.string())).cast(pa.int32())
-    return table.drop_columns(["filename"]).append_column("file_index", index)
+                 f"{SCAN}.file_row_number + 1 as file_row"]
+    return selected + [_as_text(name, types[name], SCAN) for name in extra_columns(types)]
 
 
-def _as_text(name: str, data_type: str) -> str:
-    column = _sql_name(name)
+def extra_columns(types: dict[str, str]) -> list[str]:
+    return [name for name in types if name not in EVENT_COLUMNS]
+
+
+def parquet_load_query(files: list[tuple[str, str, int]], types: dict[str, str], load_id: str) -> str:
+    """The SELECT the warehouse runs to load Parquet files it can read itself: the rows of
+    ``files`` (path, file name, version), each tagged with its file, version and load ID.
+    The tags come from a join on the scan's file name: per file, not per row."""
+    tags = ", ".join(f"({_sql_text(path)}, {_sql_text(name)}, {version})" for path, name, version in files)
+    return (f"select {', '.join(parquet_select_list(types))}, "
+            f"delivered_file.file_name, delivered_file.file_version, {_sql_text(load_id)} as _dlt_load_id "
+            f"from {_parquet_scan([path for path, _, _ in files])} "
+            f"join (values {tags}) as delivered_file(path, file_name, file_version) "
+            f"on delivered_file.path = {SCAN}.filename")
+
+
+SCAN = "delivered_row"  # the scan's alias: a producer's column may share a name with ours
+
+
+def _parquet_scan(paths: list[str]) -> str:
+    listing = "[" + ", ".join(_sql_text(path) for path in paths) + "]"
+    return f"read_parquet({listing}, filename = true, file_row_number = true, union_by_name = true) as {SCAN}"
+
+
+def _as_text(name: str, data_type: str, scan: str) -> str:
+    column = f"{scan}.{_sql_name(name)}"
     if data_type == "VARCHAR":
-        return column
+        return f"{column} as {_sql_name(name)}"
     if data_type.endswith("]") or data_type.startswith(("STRUCT", "MAP", "UNION")):
-        return f"to_json({column})::varchar as {column}"
-    return f"cast({column} as varchar) as {column}"
+        return f"to_json({column})::varchar as {_sql_name(name)}"
+    return f"cast({column} as varchar) as {_sql_name(name)}"
 
 
 def _sql_name(name: str) -> str:

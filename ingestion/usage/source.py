@@ -5,9 +5,10 @@ Layout: ``<root>/<source>/<YYYY-MM-DD>/events-*.{jsonl,parquet}`` plus ``<root>/
 Incremental by file. ``usage_files`` lists the files and keeps, in dlt state, each file's size and
 modification time (cheap to compare) and the SHA-256 of its content. A file whose size or time
 changed is hashed: same content means it was only touched; other content is a rewrite, loaded
-again as the file's next version. ``usage_events`` reads each new file version into Arrow and
-tags every row with its file, version and row number; staging reads the newest version of each
-file, so a rewrite replaces the rows of the version before it, which stay in raw for the audit.
+again as the file's next version. ``usage_events`` tags every row of each new file version with
+its file, version and row number: local Parquet files through a SQL model the warehouse runs,
+the others read into Arrow here. Staging reads the newest version of each file, so a rewrite
+replaces the rows of the version before it, which stay in raw for the audit.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Iterator
 
 import dlt
 import duckdb
+from dlt.common.destination.client import SqlModel
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,11 +30,15 @@ from fsspec.implementations.local import LocalFileSystem
 
 from ingestion.usage.files import (
     EVENT_COLUMNS,
+    LoadFileWriter,
+    extra_columns,
     file_format,
+    parquet_columns,
+    parquet_load_query,
+    parquet_row_count,
     per_file_column,
     read_jsonl_files,
     read_parquet_files,
-    LoadFileWriter,
     unreadable_file_rows,
 )
 
@@ -42,6 +48,8 @@ WATERMARK_FILE = "_watermark.json"
 # enough that two in memory (one read while the other is written) stay far below the target.
 BATCH_BYTES = 16 * 1024 * 1024
 BATCH_FILES = 500
+# Parquet files per SQL model (one INSERT each in the load): bounds the length of the query.
+MODEL_FILES = 5000
 
 # Staging casts these columns from text; a producer that changes a type must fail the load
 # with the column named, while a new column (an extra field in a Parquet file) evolves in.
@@ -159,6 +167,57 @@ def _arrow_schema(schema: pa.Schema) -> pa.Schema:
         for field in schema])
 
 
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def _parquet_model(files: list[dict], load_id: str, path: str) -> tuple[tuple | None, list[dict]]:
+    """Write the SQL model that loads ``files`` in the warehouse: ``(path, rows, column hints)``,
+    and the files that cannot go that way. Their footers are read here, so a file that is not
+    Parquet, or is truncated, is found now and read by the Arrow path, where it leaves its error
+    row instead of failing the load."""
+    with duckdb.connect() as con:
+        try:
+            readable = files
+            types = parquet_columns(con, [file["path"] for file in files])
+        except duckdb.Error:
+            readable = [file for file in files if _has_readable_footer(con, file["path"])]
+            types = parquet_columns(con, [file["path"] for file in readable]) if readable else {}
+        if not readable:
+            return None, files
+        rows = parquet_row_count(con, [file["path"] for file in readable])
+    query = parquet_load_query([(file["path"], file["file_name"], file["file_version"]) for file in readable],
+                               types, load_id)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(str(SqlModel.from_query_string(query, dialect="duckdb")))
+    # Columns beyond the event fields evolve into the table as text, as from the Arrow path.
+    columns = {**EVENT_COLUMN_HINTS, **{name: {"data_type": "text", "nullable": True} for name in extra_columns(types)}}
+    return (path, rows, columns), [file for file in files if file not in readable]
+
+
+def _has_readable_footer(con: duckdb.DuckDBPyConnection, path: str) -> bool:
+    try:
+        parquet_columns(con, [path])
+        return True
+    except duckdb.Error:
+        return False
+
+
+def _write_load_files(fs: fsspec.AbstractFileSystem, files: list[dict], load_id: str, directory: str) -> list:
+    """Read ``files`` batch by batch into Arrow, the next batch read while the current one is
+    written, into Parquet load files (one, unless a batch brings a new column)."""
+    batches = _batches(files)
+    writer = LoadFileWriter(directory, "usage_events")
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        pending = reader.submit(_read_tagged_batch, fs, batches[0], load_id)
+        for position in range(len(batches)):
+            table = pending.result()
+            if position + 1 < len(batches):
+                pending = reader.submit(_read_tagged_batch, fs, batches[position + 1], load_id)
+            writer.write(table)
+    return writer.close()
+
+
 class UsageFileChanged(RuntimeError):
     """A file changed between listing and reading; the next run loads its final content."""
 
@@ -203,34 +262,36 @@ def usage_source(root: str) -> Iterator:
     @dlt.transformer(name="usage_events", data_from=usage_files, write_disposition="append",
                      columns=EVENT_COLUMN_HINTS)
     def usage_events(files: list[dict]) -> Iterator:
-        """The events of the new file versions, read batch by batch into Arrow tables and handed
-        to dlt as one Parquet file.
+        """The events of the new file versions, handed to dlt as files it imports.
 
-        dlt's cost is per table and per load file, not per row. While one batch is written,
-        the next is read (two cores busy); the file is written by ``LoadFileWriter`` (settings
-        tuned for a load) and imported into the load package as is, dlt taking its schema from
-        the Arrow schema. One file means one INSERT in the load, cheaper than one per batch.
+        Parquet files the warehouse can read itself (a local folder) go as a SQL model: the load
+        runs one ``INSERT ... SELECT`` over ``read_parquet`` of the files, so the events are
+        decoded once, by the warehouse, and never rewritten. The others (JSON Lines, whose lines
+        are parsed one by one so that a broken line is kept, and files on another filesystem)
+        are read batch by batch into Arrow tables, the next batch read while the current one is
+        written, into one Parquet load file (``LoadFileWriter``).
         """
         load_id = dlt.current.load_package_state()["load_id"]
         # Where each file is, for the readers: derived here rather than stored in usage_files,
         # where it would only record this machine's folder layout.
         files = [{**file, "path": f"{base}/{file['file_name']}"} for file in files]
-        batches = _batches(files)
         # Beside the load package, so dlt imports the files by hard link, not by copy. Emptied
         # first: a killed run may have left its files there.
         directory = os.path.join(dlt.current.pipeline().working_dir, "usage_load_files")
         shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(directory)
-        with ThreadPoolExecutor(max_workers=1) as reader:
-            writer = LoadFileWriter(directory, "usage_events")
-            pending = reader.submit(_read_tagged_batch, fs, batches[0], load_id)
-            for position in range(len(batches)):
-                table = pending.result()
-                if position + 1 < len(batches):
-                    pending = reader.submit(_read_tagged_batch, fs, batches[position + 1], load_id)
-                writer.write(table)
+        in_warehouse = [file for file in files if file["file_format"] == "parquet" and isinstance(fs, LocalFileSystem)]
+        models, unreadable = [], []
+        for number, chunk in enumerate(_chunks(in_warehouse, MODEL_FILES)):
+            model, failed = _parquet_model(chunk, load_id, os.path.join(directory, f"usage_events.{number}.model"))
+            models += [model] if model else []
+            unreadable += failed
+        read_here = [file for file in files if file not in in_warehouse] + unreadable
+        load_files = _write_load_files(fs, read_here, load_id, directory) if read_here else []
         _check_unchanged(fs, base, files)
-        for load_file in writer.close():
+        for path, rows, columns in models:
+            yield dlt.mark.with_file_import(path, "model", rows, hints=dlt.mark.make_hints(columns=columns))
+        for load_file in load_files:
             yield dlt.mark.with_file_import(load_file.path, "parquet", load_file.rows,
                                             hints=load_file.schema.empty_table())
         shutil.rmtree(directory, ignore_errors=True)

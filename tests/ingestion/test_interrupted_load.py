@@ -11,11 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import dlt
 import duckdb
 import pytest
 
-from ingestion.pipelines import finish_interrupted_load
+from ingestion.pipelines import finish_interrupted_load, raw_pipeline
 from ingestion.usage import usage_source
 
 HARNESS = Path(__file__).with_name("crashing_usage_load.py")
@@ -29,9 +28,7 @@ def _run_harness(point: str, usage_root: Path, workdir: Path) -> subprocess.Pope
 
 def _rerun(workdir: Path, usage_root: Path) -> None:
     """What the usage asset does: finish the interrupted load, then load what is new."""
-    pipeline = dlt.pipeline(pipeline_name="usage", dataset_name="raw_usage",
-                            destination=dlt.destinations.duckdb(credentials=str(workdir / "w.duckdb")),
-                            pipelines_dir=str(workdir / "pipelines"))
+    pipeline = raw_pipeline("usage", workdir / "w.duckdb", pipelines_dir=workdir / "pipelines")
     finish_interrupted_load(pipeline)
     pipeline.run(usage_source(root=str(usage_root)))
 

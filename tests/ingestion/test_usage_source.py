@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ingestion.pipelines import raw_pipeline
 from ingestion.usage import usage_source
 
 JSONL = "product_api/2026-08-02/events-1.jsonl"
@@ -97,6 +98,15 @@ def test_loading_twice_changes_nothing(tmp_path, usage_root):
     assert (_events(tmp_path), _rows(tmp_path, "select * from raw_usage.usage_files order by file_name")) == before
     assert pipeline.last_trace.last_normalize_info.row_counts.get("usage_events", 0) == 0
     assert not info.has_failed_jobs
+
+
+def test_a_loaded_run_leaves_no_copy_of_its_events_in_the_pipeline_folder(tmp_path, usage_root):
+    # dlt keeps a loaded package's files unless told otherwise: a copy of every event, every day.
+    pipeline = raw_pipeline("usage", tmp_path / "w.duckdb", pipelines_dir=tmp_path / "pipelines")
+    pipeline.run(usage_source(root=str(usage_root)))
+    assert _rows(tmp_path, "select count(*) from raw_usage.usage_events") == [(4,)]
+    assert sorted(path.name for path in (tmp_path / "pipelines").rglob("*.parquet")) == []
+    assert pipeline.list_completed_load_packages()  # the package's record stays, its data does not
 
 
 def test_a_touched_file_with_the_same_content_is_not_loaded_again(tmp_path, usage_root):
