@@ -1,0 +1,36 @@
+{#- value × part / whole, rounded half away from zero (half up for the positive amounts billed)
+    to `digits` decimal places (0 to 9; a column or a number), as an exact decimal.
+
+    The one place a charge is prorated and rounded (scenario-format.md, "Money and rounding":
+    each invoice line rounded once, to the currency's minor unit). -#}
+{% macro prorate(value, part, whole, digits) -%}
+    {{ return(adapter.dispatch('prorate')(value, part, whole, digits)) }}
+{%- endmacro %}
+
+{#- PostgreSQL and others: numeric division is exact to well past the digits kept, and
+    round(numeric, n) rounds half away from zero. -#}
+{% macro default__prorate(value, part, whole, digits) -%}
+    cast(round(cast({{ value }} as {{ decimal_type() }}) * {{ part }} / {{ whole }}, {{ digits }}) as {{ decimal_type() }})
+{%- endmacro %}
+
+{#- DuckDB divides a DECIMAL into a DOUBLE, so the division is done on integers: the value in
+    units of 10^-9 (the scale of decimal_type), divided by whole × 10^(9 - digits) with half of
+    the divisor added first, then scaled back by multiplying with an exact decimal. -#}
+{% macro duckdb__prorate(value, part, whole, digits) -%}
+    {%- set scaled -%}
+        cast(cast({{ value }} as {{ decimal_type() }}) * ({{ part }}) * 1000000000 as hugeint)
+    {%- endset -%}
+    {%- set divisor -%}
+        (cast({{ whole }} as hugeint) * cast(10 ** (9 - ({{ digits }})) as hugeint))
+    {%- endset -%}
+    cast(
+        cast(sign({{ scaled }}) * ((abs({{ scaled }}) * 2 + {{ divisor }}) // (2 * {{ divisor }})) as {{ decimal_type() }})
+        * case {{ digits }}
+            when 0 then 1.000000000 when 1 then 0.100000000 when 2 then 0.010000000
+            when 3 then 0.001000000 when 4 then 0.000100000 when 5 then 0.000010000
+            when 6 then 0.000001000 when 7 then 0.000000100 when 8 then 0.000000010
+            when 9 then 0.000000001
+        end
+        as {{ decimal_type() }}
+    )
+{%- endmacro %}
