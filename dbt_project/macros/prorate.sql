@@ -34,3 +34,40 @@
         as {{ decimal_type() }}
     )
 {%- endmacro %}
+
+{#- A full-precision amount (a product of quantities and prices) rounded once, half away from
+    zero, to `digits` decimal places (a column: the currency's minor units). -#}
+{% macro round_money(value, digits) -%}
+    {{ return(adapter.dispatch('round_money')(value, digits)) }}
+{%- endmacro %}
+
+{% macro default__round_money(value, digits) -%}
+    cast(round({{ value }}, {{ digits }}) as {{ decimal_type() }})
+{%- endmacro %}
+
+{#- DuckDB rounds a DECIMAL exactly, half away from zero, but only to a constant number of
+    digits: one branch per minor-unit count ISO 4217 uses. -#}
+{% macro duckdb__round_money(value, digits) -%}
+    {#- Each branch cast on its own: DuckDB gives the CASE the first branch's scale. -#}
+    case {{ digits }}
+        when 0 then cast(round({{ value }}, 0) as {{ decimal_type() }})
+        when 2 then cast(round({{ value }}, 2) as {{ decimal_type() }})
+        when 3 then cast(round({{ value }}, 3) as {{ decimal_type() }})
+        when 4 then cast(round({{ value }}, 4) as {{ decimal_type() }})
+    end
+{%- endmacro %}
+
+{#- ceil(numerator / denominator) for non-negative decimals, exactly: packages of usage. -#}
+{% macro ceil_ratio(numerator, denominator) -%}
+    {{ return(adapter.dispatch('ceil_ratio')(numerator, denominator)) }}
+{%- endmacro %}
+
+{% macro default__ceil_ratio(numerator, denominator) -%}
+    ceil(cast({{ numerator }} as {{ decimal_type() }}) / {{ denominator }})
+{%- endmacro %}
+
+{% macro duckdb__ceil_ratio(numerator, denominator) -%}
+    {%- set scaled_numerator -%}cast(cast({{ numerator }} as {{ decimal_type() }}) * 1000000000 as hugeint){%- endset -%}
+    {%- set scaled_denominator -%}cast(cast({{ denominator }} as {{ decimal_type() }}) * 1000000000 as hugeint){%- endset -%}
+    (({{ scaled_numerator }} + {{ scaled_denominator }} - 1) // {{ scaled_denominator }})
+{%- endmacro %}
