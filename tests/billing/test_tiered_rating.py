@@ -22,7 +22,6 @@ INPUTS = """
     use compile;
     create schema intermediate;
     create schema staging;
-    create schema reference;
     create table intermediate.int_usage_by_segment (
         billing_segment_key varchar, billing_period_key varchar, line_version_key varchar,
         contract_line_id varchar, line_key varchar, contract_id varchar, meter_id varchar,
@@ -37,10 +36,9 @@ INPUTS = """
     create table staging.stg_salesforce__contract_lines (
         contract_line_id varchar, package_size decimal(38, 9), package_price decimal(38, 9),
         free_units decimal(38, 9));
-    create table staging.stg_salesforce__contracts (contract_id varchar, currency_code varchar);
-    create table reference.currencies (currency_code varchar, minor_units integer);
-    insert into staging.stg_salesforce__contracts values ('K', 'USD');
-    insert into reference.currencies values ('USD', 2);
+    create table intermediate.int_contract_currencies (
+        contract_id varchar, currency_code varchar, minor_units integer);
+    insert into intermediate.int_contract_currencies values ('K', 'USD', 2);
 """
 
 

@@ -22,18 +22,8 @@ lines as (
     from {{ ref('stg_salesforce__contract_lines') }}
 ),
 
-contracts as (
-    select
-        contract_id,
-        currency_code
-    from {{ ref('stg_salesforce__contracts') }}
-),
-
-currencies as (
-    select
-        currency_code,
-        minor_units
-    from {{ ref('currencies') }}
+contract_currencies as (
+    select * from {{ ref('int_contract_currencies') }}
 )
 
 select
@@ -49,9 +39,9 @@ select
     segments.days_in_segment,
     segments.days_in_full_period,
     versions.amount as full_period_amount,
-    {{ prorate('versions.amount', 'segments.days_in_segment', 'segments.days_in_full_period', 'currencies.minor_units') }}
+    {{ prorate('versions.amount', 'segments.days_in_segment', 'segments.days_in_full_period', 'contract_currencies.minor_units') }}
         as amount,
-    contracts.currency_code,
+    contract_currencies.currency_code,
     lines.fee_timing,
     case lines.fee_timing
         when 'in_advance' then segments.period_start
@@ -63,7 +53,5 @@ inner join versions
     on segments.line_version_key = versions.line_version_key
 inner join lines
     on segments.contract_line_id = lines.contract_line_id
-inner join contracts
-    on segments.contract_id = contracts.contract_id
-left join currencies
-    on contracts.currency_code = currencies.currency_code
+inner join contract_currencies
+    on segments.contract_id = contract_currencies.contract_id

@@ -30,18 +30,8 @@ lines as (
     from {{ ref('stg_salesforce__contract_lines') }}
 ),
 
-contracts as (
-    select
-        contract_id,
-        currency_code
-    from {{ ref('stg_salesforce__contracts') }}
-),
-
-currencies as (
-    select
-        currency_code,
-        minor_units
-    from {{ ref('currencies') }}
+contract_currencies as (
+    select * from {{ ref('int_contract_currencies') }}
 ),
 
 tiers as (
@@ -176,11 +166,9 @@ select
     rated.billable_quantity,
     rated.start_position,
     rated.end_position,
-    {{ round_money('rated.raw_amount', 'currencies.minor_units') }} as amount,
-    contracts.currency_code,
+    {{ round_money('rated.raw_amount', 'contract_currencies.minor_units') }} as amount,
+    contract_currencies.currency_code,
     rated.line_version_key as pricing_version
 from rated
-inner join contracts
-    on rated.contract_id = contracts.contract_id
-left join currencies
-    on contracts.currency_code = currencies.currency_code
+inner join contract_currencies
+    on rated.contract_id = contract_currencies.contract_id
