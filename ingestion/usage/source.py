@@ -176,23 +176,26 @@ def _parquet_model(files: list[dict], load_id: str, path: str) -> tuple[tuple | 
     and the files that cannot go that way. Their footers are read here, so a file that is not
     Parquet, or is truncated, is found now and read by the Arrow path, where it leaves its error
     row instead of failing the load."""
+    unreadable: list[dict] = []
     with duckdb.connect() as con:
         try:
-            readable = files
             types = parquet_columns(con, [file["path"] for file in files])
         except duckdb.Error:
-            readable = [file for file in files if _has_readable_footer(con, file["path"])]
-            types = parquet_columns(con, [file["path"] for file in readable]) if readable else {}
-        if not readable:
-            return None, files
-        rows = parquet_row_count(con, [file["path"] for file in readable])
-    query = parquet_load_query([(file["path"], file["file_name"], file["file_version"]) for file in readable],
+            readable = []
+            for file in files:
+                (readable if _has_readable_footer(con, file["path"]) else unreadable).append(file)
+            files = readable
+            types = parquet_columns(con, [file["path"] for file in files]) if files else {}
+        if not files:
+            return None, unreadable
+        rows = parquet_row_count(con, [file["path"] for file in files])
+    query = parquet_load_query([(file["path"], file["file_name"], file["file_version"]) for file in files],
                                types, load_id)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(str(SqlModel.from_query_string(query, dialect="duckdb")))
     # Columns beyond the event fields evolve into the table as text, as from the Arrow path.
     columns = {**EVENT_COLUMN_HINTS, **{name: {"data_type": "text", "nullable": True} for name in extra_columns(types)}}
-    return (path, rows, columns), [file for file in files if file not in readable]
+    return (path, rows, columns), unreadable
 
 
 def _has_readable_footer(con: duckdb.DuckDBPyConnection, path: str) -> bool:
@@ -280,13 +283,15 @@ def usage_source(root: str) -> Iterator:
         directory = os.path.join(dlt.current.pipeline().working_dir, "usage_load_files")
         shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(directory)
-        in_warehouse = [file for file in files if file["file_format"] == "parquet" and isinstance(fs, LocalFileSystem)]
-        models, unreadable = [], []
+        in_warehouse, read_here = [], []
+        for file in files:
+            local_parquet = file["file_format"] == "parquet" and isinstance(fs, LocalFileSystem)
+            (in_warehouse if local_parquet else read_here).append(file)
+        models = []
         for number, chunk in enumerate(_chunks(in_warehouse, MODEL_FILES)):
-            model, failed = _parquet_model(chunk, load_id, os.path.join(directory, f"usage_events.{number}.model"))
+            model, unreadable = _parquet_model(chunk, load_id, os.path.join(directory, f"usage_events.{number}.model"))
             models += [model] if model else []
-            unreadable += failed
-        read_here = [file for file in files if file not in in_warehouse] + unreadable
+            read_here += unreadable
         load_files = _write_load_files(fs, read_here, load_id, directory) if read_here else []
         _check_unchanged(fs, base, files)
         for path, rows, columns in models:
