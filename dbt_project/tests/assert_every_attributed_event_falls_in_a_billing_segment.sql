@@ -1,7 +1,5 @@
-{{ config(severity='warn') }}
--- Valid events attributed to a usage line (inside the contract term) on a day the line has no
--- billing segment: the line was cancelled before it. They are not billed; this test shows them
--- rather than let them disappear.
+-- Every event attributed to a usage line falls in one of its billing segments: attribution
+-- and segmentation agree on the line's term, so no attributed event goes unrated.
 select events.event_row_key, events.event_id, events.line_key, events.event_at
 from {{ ref('int_usage_events_attributed') }} as events
 where events.contract_line_id is not null

@@ -1,8 +1,18 @@
 -- Valid events matched to the usage contract line that bills them: same customer, same meter,
--- event date inside the contract term. Where two lines could bill an event, the contract that
+-- event date inside the line's term (the contract's, ended early by a cancellation; an event
+-- after it has no line and is quarantined as no_billable_line). Where two lines could bill an event, the contract that
 -- started first wins so the answer is deterministic.
 with events as (
     select * from {{ ref('stg_usage__events') }}
+),
+
+line_terms as (
+    select
+        contract_line_id,
+        min(effective_from) as line_start,
+        max(effective_to) as line_end
+    from {{ ref('int_contract_line_versions') }}
+    group by contract_line_id
 ),
 
 usage_lines as (
@@ -12,8 +22,8 @@ usage_lines as (
         contracts.contract_id,
         contracts.contract_key,
         contracts.currency_code,
-        contracts.start_date,
-        contracts.end_date,
+        line_terms.line_start,
+        line_terms.line_end,
         lines.contract_line_id,
         lines.line_key,
         lines.meter_id,
@@ -23,6 +33,8 @@ usage_lines as (
         on lines.contract_id = contracts.contract_id
     inner join {{ ref('stg_salesforce__accounts') }} as accounts
         on contracts.account_id = accounts.account_id
+    inner join line_terms
+        on lines.contract_line_id = line_terms.contract_line_id
     where lines.line_kind = 'usage'
         and not lines.is_deleted
         and not contracts.is_deleted
@@ -34,14 +46,14 @@ matched as (
         usage_lines.contract_line_id,
         row_number() over (
             partition by events.event_row_key
-            order by usage_lines.start_date, usage_lines.line_key
+            order by usage_lines.line_start, usage_lines.line_key
         ) as match_rank
     from events
     inner join usage_lines
         on events.customer_key = usage_lines.customer_key
         and events.meter_id = usage_lines.meter_id
         and {{ dbt.safe_cast('events.event_at', api.Column.translate_type('date')) }}
-            between usage_lines.start_date and usage_lines.end_date
+            between usage_lines.line_start and usage_lines.line_end
 )
 
 select
