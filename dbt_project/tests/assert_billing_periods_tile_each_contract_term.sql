@@ -30,6 +30,7 @@ union all
 select contracts.contract_id, null, null, null, contracts.start_date, contracts.end_date
 from {{ ref('stg_salesforce__contracts') }} as contracts
 where not contracts.is_deleted
+    and contracts.contract_status = 'Activated'
     and not exists (
         select 1 from {{ ref('int_billing_periods') }} as periods where periods.contract_id = contracts.contract_id
     )

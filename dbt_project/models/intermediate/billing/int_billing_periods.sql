@@ -10,7 +10,9 @@ with contracts as (
         billing_frequency,
         billing_anchor
     from {{ ref('stg_salesforce__contracts') }}
+    -- A draft contract is not sold yet: it bills nothing.
     where not is_deleted
+        and contract_status = 'Activated'
 ),
 
 cadenced as (

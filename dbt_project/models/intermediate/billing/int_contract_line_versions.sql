@@ -18,8 +18,10 @@ with lines as (
     from {{ ref('stg_salesforce__contract_lines') }} as lines
     inner join {{ ref('stg_salesforce__contracts') }} as contracts
         on lines.contract_id = contracts.contract_id
+    -- A draft contract is not sold yet: its lines have no terms in force.
     where not lines.is_deleted
         and not contracts.is_deleted
+        and contracts.contract_status = 'Activated'
 ),
 
 amendment_tiers as (

@@ -3,6 +3,9 @@
 -- (the value of the event with the greatest timestamp). Events are the valid, deduplicated
 -- ones; a segment without events has quantity 0, because a graduated price's first flat fee and
 -- a prorated allowance still apply to it.
+-- One row per segment and delivery cohort of its period: cohort c aggregates the events of
+-- cohorts 0..c, so cohort 0 is the period's first (final) rating and each later cohort the
+-- re-rating an adjustment is the difference to. An open period has cohort 0 only.
 with segments as (
     select *
     from {{ ref('int_billing_segments') }}
@@ -10,17 +13,7 @@ with segments as (
 ),
 
 events as (
-    select
-        event_row_key,
-        contract_line_id,
-        meter_id,
-        quantity,
-        amount,
-        properties,
-        event_at,
-        {{ dbt.safe_cast('event_at', api.Column.translate_type('date')) }} as event_date
-    from {{ ref('int_usage_events_attributed') }}
-    where contract_line_id is not null
+    select * from {{ ref('int_usage_events_segmented') }}
 ),
 
 lines as (
@@ -34,54 +27,80 @@ meters as (
     select * from {{ ref('meters') }}
 ),
 
+period_cohorts as (
+    select distinct
+        contract_line_id,
+        billing_period_key,
+        delivery_cohort
+    from events
+    where delivery_cohort > 0
+    union all
+    select distinct
+        contract_line_id,
+        billing_period_key,
+        0 as delivery_cohort
+    from segments
+),
+
+segment_cohorts as (
+    select
+        segments.*,
+        period_cohorts.delivery_cohort
+    from segments
+    inner join period_cohorts
+        on segments.contract_line_id = period_cohorts.contract_line_id
+        and segments.billing_period_key = period_cohorts.billing_period_key
+),
+
 measured as (
     select
-        segments.billing_segment_key,
-        events.event_row_key,
-        events.event_at,
-        case meters.property
-            when 'quantity' then events.quantity
-            when 'amount' then events.amount
-        end as measured_value,
-        {{ json_text_value_at('events.properties', 'meters.property') }} as property_text,
+        segment_cohorts.billing_segment_key,
+        segment_cohorts.delivery_cohort,
+        events.measured_value,
+        events.property_text,
         -- For `latest`: the reading with the greatest timestamp in the segment.
         row_number() over (
-            partition by segments.billing_segment_key
-            order by events.event_at desc, events.event_row_key desc
+            partition by segment_cohorts.billing_segment_key, segment_cohorts.delivery_cohort
+            order by events.period_event_order desc
         ) as recency_rank
-    from segments
+    from segment_cohorts
     inner join events
-        on segments.contract_line_id = events.contract_line_id
-        and events.event_date between segments.segment_start and segments.segment_end
-    inner join meters
-        on events.meter_id = meters.meter_id
+        on segment_cohorts.billing_segment_key = events.billing_segment_key
+        and events.delivery_cohort <= segment_cohorts.delivery_cohort
 ),
 
 aggregated as (
     select
-        measured.billing_segment_key,
+        billing_segment_key,
+        delivery_cohort,
         count(*) as event_count,
-        sum(measured.measured_value) as summed,
-        max(measured.measured_value) as maximum,
-        count(distinct measured.property_text) as distinct_values,
-        max(case when measured.recency_rank = 1 then measured.measured_value end) as latest
+        sum(measured_value) as summed,
+        max(measured_value) as maximum,
+        count(distinct property_text) as distinct_values,
+        max(case when recency_rank = 1 then measured_value end) as latest
     from measured
-    group by measured.billing_segment_key
+    group by billing_segment_key, delivery_cohort
 )
 
 select
-    segments.billing_segment_key,
-    segments.billing_period_key,
-    segments.line_version_key,
-    segments.contract_line_id,
-    segments.line_key,
-    segments.contract_id,
-    segments.period_number,
-    segments.segment_number,
-    segments.segment_start,
-    segments.segment_end,
-    segments.days_in_segment,
-    segments.days_in_full_period,
+    {{ dbt.concat(["segment_cohorts.billing_segment_key", "':c'",
+                   dbt.safe_cast("segment_cohorts.delivery_cohort", api.Column.translate_type("string"))]) }}
+        as segment_rating_key,
+    segment_cohorts.billing_segment_key,
+    segment_cohorts.delivery_cohort,
+    segment_cohorts.billing_period_key,
+    segment_cohorts.line_version_key,
+    segment_cohorts.contract_line_id,
+    segment_cohorts.line_key,
+    segment_cohorts.contract_id,
+    segment_cohorts.period_number,
+    segment_cohorts.period_start,
+    segment_cohorts.period_end,
+    segment_cohorts.segment_number,
+    segment_cohorts.segment_start,
+    segment_cohorts.segment_end,
+    segment_cohorts.days_in_segment,
+    segment_cohorts.days_in_full_period,
     lines.meter_id,
     meters.aggregation,
     coalesce(aggregated.event_count, 0) as event_count,
@@ -92,10 +111,11 @@ select
         when 'unique_count' then aggregated.distinct_values
         when 'latest' then aggregated.latest
     end, 0) as {{ decimal_type() }}) as quantity
-from segments
+from segment_cohorts
 inner join lines
-    on segments.contract_line_id = lines.contract_line_id
+    on segment_cohorts.contract_line_id = lines.contract_line_id
 left join meters
     on lines.meter_id = meters.meter_id
 left join aggregated
-    on segments.billing_segment_key = aggregated.billing_segment_key
+    on segment_cohorts.billing_segment_key = aggregated.billing_segment_key
+    and segment_cohorts.delivery_cohort = aggregated.delivery_cohort

@@ -7,7 +7,11 @@
 --   A segment's charge is the rating of its end position minus the rating of its start
 --   position (the first tier's flat fee, due even at zero, goes to the period's first
 --   segment). volume: the tier is chosen by the whole period's billable quantity.
--- The percentage models price event by event; they are not rated here yet.
+--   graduated_percentage is graduated on the aggregated amount, each tier's price being its
+--   rate / 100. percentage prices event by event (int_percentage_event_charges); a segment's
+--   charge is the sum of its events' charges.
+-- One row per segment and delivery cohort (int_usage_by_segment): cohort 0 is the period's
+-- first rating, a later cohort the re-rating with that cohort's late events added.
 with usage as (
     select * from {{ ref('int_usage_by_segment') }}
 ),
@@ -46,14 +50,17 @@ allowanced as (
         lines.package_size,
         lines.package_price,
         coalesce(lines.free_units, 0) as free_units,
-        {{ prorate('coalesce(versions.included_quantity, 0)', 'usage.days_in_segment', 'usage.days_in_full_period', 9) }}
-            as included_quantity
+        -- Percentage prices its events' amounts with its own free allowances, never an included quantity.
+        case
+            when versions.price_model = 'percentage' then cast(0 as {{ decimal_type() }})
+            else {{ prorate('coalesce(versions.included_quantity, 0)', 'usage.days_in_segment', 'usage.days_in_full_period', 9) }}
+        end as included_quantity
     from usage
     inner join versions
         on usage.line_version_key = versions.line_version_key
     inner join lines
         on usage.contract_line_id = lines.contract_line_id
-    where versions.price_model in ('unit', 'graduated', 'volume', 'package')
+    where versions.price_model in ('unit', 'graduated', 'volume', 'package', 'percentage', 'graduated_percentage')
 ),
 
 billable as (
@@ -67,11 +74,12 @@ positioned as (
     select
         *,
         coalesce(sum(billable_quantity) over (
-            partition by contract_line_id, billing_period_key
+            partition by contract_line_id, billing_period_key, delivery_cohort
             order by segment_number
             rows between unbounded preceding and 1 preceding
         ), 0) as start_position,
-        sum(billable_quantity) over (partition by contract_line_id, billing_period_key) as period_billable_quantity
+        sum(billable_quantity) over (partition by contract_line_id, billing_period_key, delivery_cohort)
+            as period_billable_quantity
     from billable
 ),
 
@@ -82,16 +90,28 @@ positions as (
     from positioned
 ),
 
+tiers_priced as (
+    select
+        tiers.*,
+        case
+            when versions.price_model = 'graduated_percentage' then tiers.rate_percent * 0.01
+            else tiers.unit_price
+        end as tier_price
+    from tiers
+    inner join versions
+        on tiers.line_version_key = versions.line_version_key
+),
+
 graduated as (
     select
-        positions.billing_segment_key,
+        positions.segment_rating_key,
         sum(
             case
                 when coalesce(tiers.upper_bound, positions.end_position) > tiers.lower_bound
                     and least(positions.end_position, coalesce(tiers.upper_bound, positions.end_position))
                         > greatest(positions.start_position, tiers.lower_bound)
                     then (least(positions.end_position, coalesce(tiers.upper_bound, positions.end_position))
-                        - greatest(positions.start_position, tiers.lower_bound)) * tiers.unit_price
+                        - greatest(positions.start_position, tiers.lower_bound)) * tiers.tier_price
                 else 0
             end
             + case
@@ -104,15 +124,15 @@ graduated as (
             end
         ) as raw_amount
     from positions
-    inner join tiers
+    inner join tiers_priced as tiers
         on positions.line_version_key = tiers.line_version_key
-    where positions.price_model = 'graduated'
-    group by positions.billing_segment_key
+    where positions.price_model in ('graduated', 'graduated_percentage')
+    group by positions.segment_rating_key
 ),
 
 volume as (
     select
-        positions.billing_segment_key,
+        positions.segment_rating_key,
         positions.billable_quantity * tiers.unit_price
         + case
             when positions.start_position = 0 and positions.end_position > 0 then tiers.flat_fee
@@ -130,6 +150,15 @@ volume as (
     where positions.price_model = 'volume'
 ),
 
+percentage as (
+    select
+        billing_segment_key,
+        rated_cohort,
+        sum(charge) as raw_amount
+    from {{ ref('int_percentage_event_charges') }}
+    group by billing_segment_key, rated_cohort
+),
+
 rated as (
     select
         positions.*,
@@ -140,17 +169,24 @@ rated as (
                 - {{ ceil_ratio('case when positions.start_position > positions.free_units then positions.start_position - positions.free_units else 0 end', 'positions.package_size') }}
             ) * positions.package_price
             when 'graduated' then graduated.raw_amount
+            when 'graduated_percentage' then graduated.raw_amount
             when 'volume' then volume.raw_amount
+            when 'percentage' then coalesce(percentage.raw_amount, 0)
         end as raw_amount
     from positions
     left join graduated
-        on positions.billing_segment_key = graduated.billing_segment_key
+        on positions.segment_rating_key = graduated.segment_rating_key
     left join volume
-        on positions.billing_segment_key = volume.billing_segment_key
+        on positions.segment_rating_key = volume.segment_rating_key
+    left join percentage
+        on positions.billing_segment_key = percentage.billing_segment_key
+        and positions.delivery_cohort = percentage.rated_cohort
 )
 
 select
-    rated.billing_segment_key as charge_key,
+    rated.segment_rating_key as charge_key,
+    rated.billing_segment_key,
+    rated.delivery_cohort,
     rated.billing_period_key,
     rated.contract_line_id,
     rated.line_key,
@@ -158,17 +194,31 @@ select
     rated.meter_id,
     rated.period_number,
     rated.segment_number,
+    rated.period_start,
+    rated.period_end,
     rated.segment_start,
     rated.segment_end,
     rated.price_model,
+    rated.event_count,
     rated.quantity,
     rated.included_quantity,
     rated.billable_quantity,
     rated.start_position,
     rated.end_position,
+    rated.unit_price,
+    rated.package_size,
+    rated.package_price,
+    rated.free_units,
     {{ round_money('rated.raw_amount', 'contract_currencies.minor_units') }} as amount,
     contract_currencies.currency_code,
-    rated.line_version_key as pricing_version
+    rated.line_version_key as pricing_version,
+    -- Terms the model needs but the line lacks leave the amount null, named here.
+    case
+        when rated.raw_amount is not null then null
+        when rated.price_model = 'unit' then 'unit: no unit price'
+        when rated.price_model = 'package' then 'package: no package size or price'
+        else {{ dbt.concat(["rated.price_model", "': no price tier holds the quantity'"]) }}
+    end as rating_error
 from rated
 inner join contract_currencies
     on rated.contract_id = contract_currencies.contract_id

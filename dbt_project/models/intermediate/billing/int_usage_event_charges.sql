@@ -1,0 +1,263 @@
+-- The charge of each usage event of a line a prepaid credit pays for (scenario-format.md,
+-- "Timing", prepaid credits): the amount the event adds to its billing period's rated amount,
+-- the rating of the cumulative quantity after it minus the rating before it, at the segment's
+-- price and at full precision. Rated on every event received (each period's last delivery
+-- cohort).
+--   unit, package, graduated, graduated_percentage: within its segment the event moves the
+--   period's billable position from the previous event's to its own; the charge is the rating
+--   of that interval (a tier's flat fee with the tier's first unit). The first tier's flat fee
+--   is due at zero already, so it is no event's charge.
+--   volume: the rating of the whole period so far at the tier of its billable quantity so far
+--   (every segment's units at that tier of its own table, plus the tier's flat fee), minus the
+--   same before the event; before the first event, the first tier's flat fee.
+--   percentage: the event's own charge.
+with credited_lines as (
+    select distinct
+        usage_lines.contract_line_id
+    from {{ ref('stg_salesforce__contract_lines') }} as credit_lines
+    inner join {{ ref('stg_salesforce__contract_lines') }} as usage_lines
+        on credit_lines.contract_id = usage_lines.contract_id
+        and usage_lines.line_kind = 'usage'
+        and (
+            -- No list: every usage line of the contract.
+            credit_lines.applies_to is null
+            or {{ dbt.concat(["';'", "credit_lines.applies_to", "';'"]) }}
+                like {{ dbt.concat(["'%;'", "usage_lines.line_key", "';%'"]) }}
+        )
+    where credit_lines.line_kind = 'prepaid_credit'
+        and not credit_lines.is_deleted
+),
+
+charges as (
+    select * from {{ ref('int_usage_charges') }}
+    where contract_line_id in (select contract_line_id from credited_lines)
+),
+
+-- Every event received: the last cohort of each period.
+last_ratings as (
+    select *
+    from charges
+    where delivery_cohort = (
+        select max(later.delivery_cohort)
+        from charges as later
+        where later.contract_line_id = charges.contract_line_id
+            and later.billing_period_key = charges.billing_period_key
+    )
+),
+
+meters as (
+    select * from {{ ref('meters') }}
+),
+
+events as (
+    select
+        events.*,
+        -- First time this property value is seen in the segment: unique_count so far.
+        case
+            when row_number() over (
+                partition by events.billing_segment_key, events.property_text
+                order by events.period_event_order
+            ) = 1 and events.property_text is not null then 1
+            else 0
+        end as is_new_value
+    from {{ ref('int_usage_events_segmented') }} as events
+    where events.contract_line_id in (select contract_line_id from credited_lines)
+),
+
+aggregated_so_far as (
+    select
+        events.event_row_key,
+        events.event_at,
+        events.event_date,
+        events.period_event_order,
+        events.billing_segment_key,
+        events.billing_period_key,
+        events.contract_line_id,
+        events.line_key,
+        events.contract_id,
+        last_ratings.segment_number,
+        last_ratings.pricing_version as line_version_key,
+        last_ratings.price_model,
+        last_ratings.unit_price,
+        last_ratings.package_size,
+        last_ratings.package_price,
+        last_ratings.free_units,
+        last_ratings.included_quantity,
+        last_ratings.start_position,
+        last_ratings.delivery_cohort,
+        case meters.aggregation
+            when 'sum' then sum(events.measured_value) over segment_so_far
+            when 'max' then max(events.measured_value) over segment_so_far
+            when 'count' then count(*) over segment_so_far
+            when 'unique_count' then sum(events.is_new_value) over segment_so_far
+            when 'latest' then events.measured_value
+        end as quantity_so_far
+    from events
+    inner join last_ratings
+        on events.billing_segment_key = last_ratings.billing_segment_key
+    inner join meters
+        on events.meter_id = meters.meter_id
+    window segment_so_far as (
+        partition by events.billing_segment_key
+        order by events.period_event_order
+        rows between unbounded preceding and current row
+    )
+),
+
+positioned as (
+    select
+        *,
+        start_position
+        + case when quantity_so_far > included_quantity then quantity_so_far - included_quantity else 0 end
+            as position_after,
+        coalesce(lag(
+            start_position
+            + case when quantity_so_far > included_quantity then quantity_so_far - included_quantity else 0 end
+        ) over (partition by billing_segment_key order by period_event_order), start_position) as position_before
+    from aggregated_so_far
+),
+
+tiers as (
+    select
+        tiers.*,
+        case
+            when versions.price_model = 'graduated_percentage' then tiers.rate_percent * 0.01
+            else tiers.unit_price
+        end as tier_price
+    from {{ ref('int_price_tiers') }} as tiers
+    inner join {{ ref('int_contract_line_versions') }} as versions
+        on tiers.line_version_key = versions.line_version_key
+),
+
+graduated as (
+    select
+        positioned.event_row_key,
+        sum(
+            case
+                when least(positioned.position_after, coalesce(tiers.upper_bound, positioned.position_after))
+                    > greatest(positioned.position_before, tiers.lower_bound)
+                    then (least(positioned.position_after, coalesce(tiers.upper_bound, positioned.position_after))
+                        - greatest(positioned.position_before, tiers.lower_bound)) * tiers.tier_price
+                else 0
+            end
+            + case
+                when tiers.tier_number > 1
+                    and tiers.lower_bound >= positioned.position_before
+                    and tiers.lower_bound < positioned.position_after
+                    then tiers.flat_fee
+                else 0
+            end
+        ) as charge
+    from positioned
+    inner join tiers
+        on positioned.line_version_key = tiers.line_version_key
+    where positioned.price_model in ('graduated', 'graduated_percentage')
+    group by positioned.event_row_key
+),
+
+-- volume: the period's rating with the billable quantity so far, after and before the event.
+volume_positions as (
+    select
+        event_row_key,
+        contract_line_id,
+        billing_period_key,
+        segment_number,
+        position_after as period_position,
+        'after' as side
+    from positioned
+    where price_model = 'volume'
+    union all
+    select
+        event_row_key,
+        contract_line_id,
+        billing_period_key,
+        segment_number,
+        position_before as period_position,
+        'before' as side
+    from positioned
+    where price_model = 'volume'
+),
+
+volume_ratings as (
+    select
+        volume_positions.event_row_key,
+        volume_positions.side,
+        sum(
+            -- Segments before the event's hold their whole billable quantity; its own, the rest.
+            case
+                when segments.segment_number < volume_positions.segment_number
+                    then segments.end_position - segments.start_position
+                else volume_positions.period_position - segments.start_position
+            end * segment_tiers.unit_price
+            + case
+                when segments.segment_number = volume_positions.segment_number then segment_tiers.flat_fee
+                else 0
+            end
+        ) as rating
+    from volume_positions
+    inner join last_ratings as segments
+        on volume_positions.contract_line_id = segments.contract_line_id
+        and volume_positions.billing_period_key = segments.billing_period_key
+        and segments.segment_number <= volume_positions.segment_number
+    inner join tiers as segment_tiers
+        on segments.pricing_version = segment_tiers.line_version_key
+        and (
+            (volume_positions.period_position > segment_tiers.lower_bound
+                and (segment_tiers.upper_bound is null or volume_positions.period_position <= segment_tiers.upper_bound))
+            or (volume_positions.period_position = 0 and segment_tiers.tier_number = 1)
+        )
+    group by volume_positions.event_row_key, volume_positions.side
+),
+
+volume as (
+    select
+        after_event.event_row_key,
+        after_event.rating - before_event.rating as charge
+    from volume_ratings as after_event
+    inner join volume_ratings as before_event
+        on after_event.event_row_key = before_event.event_row_key
+        and before_event.side = 'before'
+    where after_event.side = 'after'
+),
+
+percentage as (
+    select
+        percentage_charges.event_row_key,
+        percentage_charges.charge
+    from {{ ref('int_percentage_event_charges') }} as percentage_charges
+    inner join positioned
+        on percentage_charges.event_row_key = positioned.event_row_key
+        and percentage_charges.rated_cohort = positioned.delivery_cohort
+)
+
+select
+    positioned.event_row_key,
+    positioned.contract_line_id,
+    positioned.line_key,
+    positioned.contract_id,
+    positioned.billing_period_key,
+    positioned.billing_segment_key,
+    positioned.period_event_order,
+    positioned.event_at,
+    positioned.event_date,
+    positioned.price_model,
+    positioned.position_before,
+    positioned.position_after,
+    cast(case positioned.price_model
+        when 'unit' then (positioned.position_after - positioned.position_before) * positioned.unit_price
+        when 'package' then (
+            {{ ceil_ratio('case when positioned.position_after > positioned.free_units then positioned.position_after - positioned.free_units else 0 end', 'positioned.package_size') }}
+            - {{ ceil_ratio('case when positioned.position_before > positioned.free_units then positioned.position_before - positioned.free_units else 0 end', 'positioned.package_size') }}
+        ) * positioned.package_price
+        when 'graduated' then graduated.charge
+        when 'graduated_percentage' then graduated.charge
+        when 'volume' then volume.charge
+        when 'percentage' then percentage.charge
+    end as {{ decimal_type(38, 20) }}) as charge
+from positioned
+left join graduated
+    on positioned.event_row_key = graduated.event_row_key
+left join volume
+    on positioned.event_row_key = volume.event_row_key
+left join percentage
+    on positioned.event_row_key = percentage.event_row_key
