@@ -1,8 +1,7 @@
 -- The charge of each usage event of a line a prepaid credit pays for (scenario-format.md,
 -- "Timing", prepaid credits): the amount the event adds to its billing period's rated amount,
 -- the rating of the cumulative quantity after it minus the rating before it, at the segment's
--- price and at full precision. Rated on every event received (each period's last delivery
--- cohort).
+-- price and at full precision. Rated as the period was first rated (delivery cohort 0).
 --   unit, package, graduated, graduated_percentage: within its segment the event moves the
 --   period's billable position from the previous event's to its own; the charge is the rating
 --   of that interval (a tier's flat fee with the tier's first unit). The first tier's flat fee
@@ -33,16 +32,12 @@ charges as (
     where contract_line_id in (select contract_line_id from credited_lines)
 ),
 
--- Every event received: the last cohort of each period.
-last_ratings as (
+-- The period's first rating: credits pay for usage as it was first invoiced. Usage delivered
+-- after its period was final is billed by its adjustment, in full.
+first_ratings as (
     select *
     from charges
-    where delivery_cohort = (
-        select max(later.delivery_cohort)
-        from charges as later
-        where later.contract_line_id = charges.contract_line_id
-            and later.billing_period_key = charges.billing_period_key
-    )
+    where delivery_cohort = 0
 ),
 
 meters as (
@@ -62,6 +57,7 @@ events as (
         end as is_new_value
     from {{ ref('int_usage_events_segmented') }} as events
     where events.contract_line_id in (select contract_line_id from credited_lines)
+        and events.delivery_cohort = 0
 ),
 
 aggregated_so_far as (
@@ -75,16 +71,16 @@ aggregated_so_far as (
         events.contract_line_id,
         events.line_key,
         events.contract_id,
-        last_ratings.segment_number,
-        last_ratings.pricing_version as line_version_key,
-        last_ratings.price_model,
-        last_ratings.unit_price,
-        last_ratings.package_size,
-        last_ratings.package_price,
-        last_ratings.free_units,
-        last_ratings.included_quantity,
-        last_ratings.start_position,
-        last_ratings.delivery_cohort,
+        first_ratings.segment_number,
+        first_ratings.pricing_version as line_version_key,
+        first_ratings.price_model,
+        first_ratings.unit_price,
+        first_ratings.package_size,
+        first_ratings.package_price,
+        first_ratings.free_units,
+        first_ratings.included_quantity,
+        first_ratings.start_position,
+        first_ratings.delivery_cohort,
         case meters.aggregation
             when 'sum' then sum(events.measured_value) over segment_so_far
             when 'max' then max(events.measured_value) over segment_so_far
@@ -93,8 +89,8 @@ aggregated_so_far as (
             when 'latest' then events.measured_value
         end as quantity_so_far
     from events
-    inner join last_ratings
-        on events.billing_segment_key = last_ratings.billing_segment_key
+    inner join first_ratings
+        on events.billing_segment_key = first_ratings.billing_segment_key
     inner join meters
         on events.meter_id = meters.meter_id
     window segment_so_far as (
@@ -195,7 +191,7 @@ volume_ratings as (
             end
         ) as rating
     from volume_positions
-    inner join last_ratings as segments
+    inner join first_ratings as segments
         on volume_positions.contract_line_id = segments.contract_line_id
         and volume_positions.billing_period_key = segments.billing_period_key
         and segments.segment_number <= volume_positions.segment_number

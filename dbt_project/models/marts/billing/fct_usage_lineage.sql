@@ -25,7 +25,7 @@ select
     events.meter_id,
     events.event_at,
     events.delivered_on,
-    events.delivery_cohort,
+    cast(events.delivery_cohort as {{ dbt.type_int() }}) as delivery_cohort,
     records.external_id as usage_record_external_id,
     case
         when events.delivery_cohort = 0
@@ -36,7 +36,7 @@ select
     events.line_version_key as pricing_version,
     attributed.usage_source,
     attributed.file_name,
-    attributed.file_row
+    cast(attributed.file_row as {{ dbt.type_bigint() }}) as file_row
 from events
 inner join records
     on events.contract_line_id = records.contract_line_id
