@@ -1,4 +1,13 @@
-{{ config(materialized="table") }}
+{{ config(
+    materialized="incremental",
+    unique_key="event_row_key",
+    incremental_strategy="delete+insert",
+    on_schema_change="fail",
+    post_hook=[
+        "delete from {{ this }} where not exists (select 1 from {{ ref('stg_usage__files') }} as current_files"
+        ~ " where current_files.file_name = {{ this }}.file_name and current_files.file_version = {{ this }}.file_version)"
+    ]
+) }}
 
 -- Every event row of the current version of every usage file, exactly once, with what becomes
 -- of it: `valid` (billable), `duplicate` (an exact copy of an event already counted) or
@@ -8,6 +17,12 @@
 -- Duplicates: the first occurrence of an event ID in load order wins; a later copy with the
 -- same payload is an exact duplicate, with another payload a conflict (reported, not counted).
 -- Payloads compare on parsed values, so "12" and "12.0", or one instant written two ways, agree.
+--
+-- Incremental: a run reclassifies only the event IDs a new load touched (every row of such an
+-- ID, in whatever load or file, so the first occurrence is found as in a full build), the rows
+-- of files a new load delivered (rows without an ID, and repeated packages), and the IDs of rows
+-- whose file version was replaced; the post-hook drops rows of replaced versions. A change in
+-- the customer or meter catalogue reclassifies everything (the reasons depend on both).
 with raw_rows as (
     select * from {{ source('usage', 'usage_events') }}
 ),
@@ -24,6 +39,16 @@ customers as (
 
 meters as (
     select meter_id from {{ ref('meters') }}
+),
+
+-- The catalogue the reasons were decided against: a different one reclassifies every row.
+reference_catalogue as (
+    select
+        {{ dbt.hash(dbt.concat([
+            "coalesce((select " ~ dbt.listagg('customer_key', "','", 'order by customer_key') ~ " from customers), '')",
+            "'|'",
+            "coalesce((select " ~ dbt.listagg('meter_id', "','", 'order by meter_id') ~ " from meters), '')"
+        ])) }} as catalogue_hash
 ),
 
 renamed as (
@@ -49,6 +74,27 @@ renamed as (
     inner join current_files
         on raw_rows.file_name = current_files.file_name
         and raw_rows.file_version = current_files.file_version
+    {%- if is_incremental() %}
+    where (select catalogue_hash from reference_catalogue)
+            <> coalesce((select max(catalogue_hash) from {{ this }}), '')
+        or exists (
+            select 1 from raw_rows as newly_loaded
+            where newly_loaded._dlt_load_id > (select max(load_id) from {{ this }})
+                and newly_loaded.file_name = raw_rows.file_name
+                and newly_loaded.file_version = raw_rows.file_version
+        )
+        or nullif(trim(raw_rows.event_id), '') in (
+            select nullif(trim(event_id), '') from raw_rows
+            where _dlt_load_id > (select max(load_id) from {{ this }})
+            union all
+            select event_id from {{ this }} as classified_before
+            where not exists (
+                select 1 from current_files
+                where current_files.file_name = classified_before.file_name
+                    and current_files.file_version = classified_before.file_version
+            )
+        )
+    {%- endif %}
 ),
 
 -- A load package applied twice would repeat a file version's rows: the first load keeps them.
@@ -147,5 +193,6 @@ select
             'day', var('usage_late_grace_days'),
             dbt.last_day(dbt.safe_cast('event_at', api.Column.translate_type('date')), 'month')) }},
         false
-    ) as is_late_arrival
+    ) as is_late_arrival,
+    (select catalogue_hash from reference_catalogue) as catalogue_hash
 from classified
