@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -147,6 +148,24 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
             lines.append(f"  {reason:<24} {counts.get(reason, 0):>8,}")
         late = _scalar(connection, "select count(*) from staging.stg_usage__events where is_late_arrival")
         lines.append(f"  {'late_arrival':<24} {late:>8,}  (valid, flagged as late)")
+
+        lines += ["", "Billing (marts.fct_usage_records, marts.fct_invoice_lines)"]
+        statuses = dict(connection.execute(
+            "select usage_status, count(*) from marts.fct_usage_records group by 1").fetchall())
+        lines.append("  usage records            " + ", ".join(
+            f"{statuses.get(status, 0):,} {status}" for status in ("final", "provisional", "adjustment")))
+        by_kind: dict[str, list] = {}
+        for kind, currency, count, total, minor_units in connection.execute("""
+                select lines.invoice_line_kind, lines.currency_code, count(*), sum(lines.amount),
+                    any_value(currencies.minor_units)
+                from marts.fct_invoice_lines as lines
+                join reference.currencies as currencies using (currency_code)
+                group by 1, 2 order by 1, 2""").fetchall():
+            entry = by_kind.setdefault(kind, [0, []])
+            entry[0] += count
+            entry[1].append(f"{currency} {total.quantize(Decimal(1).scaleb(-minor_units)):,}")
+        for kind, (count, totals) in by_kind.items():
+            lines.append(f"  {kind:<24} {count:>8,} lines: {', '.join(totals)}")
 
         last_runs = {(destination, object_name): (planned, unchanged, sent, failed) for
                      destination, object_name, planned, unchanged, sent, failed in connection.execute(
