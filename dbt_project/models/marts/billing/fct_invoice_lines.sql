@@ -113,28 +113,80 @@ credit_applied_per_period as (
     group by drawdown.credit_line_id, drawdown.contract_id, drawdown.billing_period_key
 ),
 
-credits_applied as (
+-- Each period's draw is rounded once and capped by what the covered usage was invoiced there
+-- (credits are computed from rounded line amounts) and by what is left of the block after the
+-- periods before, so rounding can never make a block pay more than its amount (12.485 then
+-- 7.515 of a 20.00 block are 12.49 and 7.51). The cap on the rest binds only in the period
+-- the block runs out; after it, nothing is left.
+covered_usage as (
     select
-        {{ dbt.concat(["credit_applied_per_period.credit_line_id", "':'", "credit_applied_per_period.billing_period_key"]) }}
-            as source_key,
-        credit_applied_per_period.credit_line_id as contract_line_id,
-        credit_applied_per_period.contract_id,
-        'credit_applied' as invoice_line_kind,
-        credit_applied_per_period.billing_period_key,
+        blocks.credit_line_id,
+        usage.billing_period_key,
+        sum(usage.amount) as usage_invoiced
+    from (select distinct credit_line_id, usage_line_id from {{ ref('int_prepaid_credit_blocks') }}) as blocks
+    inner join usage
+        on blocks.usage_line_id = usage.contract_line_id
+    group by blocks.credit_line_id, usage.billing_period_key
+),
+
+credit_applied_capped as (
+    select
+        credit_applied_per_period.*,
+        blocks.amount as block_amount,
         periods.period_start,
         periods.period_end,
-        cast(1 as {{ decimal_type() }}) as quantity,
-        -- The money drawn in the period, rounded once, as a deduction.
-        -{{ round_money('credit_applied_per_period.applied', 'contract_currencies.minor_units') }} as amount,
         contract_currencies.currency_code,
-        cast({{ dbt.dateadd('day', 1, 'periods.period_end') }} as date) as invoice_date,
-        cast(null as {{ dbt.type_string() }}) as pricing_version
+        case
+            when {{ round_money('credit_applied_per_period.applied', 'contract_currencies.minor_units') }}
+                > coalesce(covered_usage.usage_invoiced, 0)
+                then coalesce(covered_usage.usage_invoiced, 0)
+            else {{ round_money('credit_applied_per_period.applied', 'contract_currencies.minor_units') }}
+        end as rounded_applied
     from credit_applied_per_period
     inner join periods
         on credit_applied_per_period.billing_period_key = periods.billing_period_key
     inner join {{ ref('int_contract_currencies') }} as contract_currencies
         on credit_applied_per_period.contract_id = contract_currencies.contract_id
-    where periods.period_start <= {{ as_of_date() }}
+    inner join (select distinct credit_line_id, amount from {{ ref('int_prepaid_credit_blocks') }}) as blocks
+        on credit_applied_per_period.credit_line_id = blocks.credit_line_id
+    left join covered_usage
+        on credit_applied_per_period.credit_line_id = covered_usage.credit_line_id
+        and credit_applied_per_period.billing_period_key = covered_usage.billing_period_key
+),
+
+credit_applied_within_block as (
+    select
+        *,
+        block_amount - coalesce(sum(rounded_applied) over (
+            partition by credit_line_id
+            order by period_start
+            rows between unbounded preceding and 1 preceding
+        ), 0) as block_left
+    from credit_applied_capped
+),
+
+credits_applied as (
+    select
+        {{ dbt.concat(["credit_line_id", "':'", "billing_period_key"]) }} as source_key,
+        credit_line_id as contract_line_id,
+        contract_id,
+        'credit_applied' as invoice_line_kind,
+        billing_period_key,
+        period_start,
+        period_end,
+        cast(1 as {{ decimal_type() }}) as quantity,
+        -- The money drawn in the period, as a deduction.
+        -case
+            when rounded_applied > block_left then block_left
+            else rounded_applied
+        end as amount,
+        currency_code,
+        cast({{ dbt.dateadd('day', 1, 'period_end') }} as date) as invoice_date,
+        cast(null as {{ dbt.type_string() }}) as pricing_version
+    from credit_applied_within_block
+    where period_start <= {{ as_of_date() }}
+        and rounded_applied > 0
+        and block_left > 0
 ),
 
 invoice_lines as (
