@@ -84,6 +84,27 @@ def demo(
     typer.echo(summary)
 
 
+@app.command()
+def simulate(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO.yml", help="Scenario file (docs/scenarios.md)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON document of the scenario format."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the temporary warehouse and logs; print their folder."),
+) -> None:
+    """Bill a scenario with the production pipeline on an isolated temporary warehouse."""
+    import json
+
+    from meterledger.simulate import load_scenario, render_table, simulate as run_simulation
+
+    scenario = load_scenario(scenario_file)
+    result = run_simulation(scenario, keep=keep)
+    if as_json:
+        typer.echo(json.dumps(result.document, indent=2))
+    else:
+        typer.echo(render_table(result.document, scenario), nl=False)
+    if result.workdir is not None:
+        typer.echo(f"kept the simulation's folder: {result.workdir}", err=True)
+
+
 def _parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)

@@ -1,0 +1,135 @@
+"""Every scenario fixture through the production pipeline: ``tests/scenarios/<name>.yml`` must give
+the ``usage_records`` and ``invoice_lines`` of ``<name>.expected.json`` (README.md beside them).
+
+Each scenario is simulated with ``meterledger.simulate.simulate`` (what ``meterledger simulate``
+runs): its own emulators, temporary warehouse, dlt loads and dbt build. The scenarios of the
+session are started together on a pool of worker processes (``METERLEDGER_SCENARIO_WORKERS``,
+default: two, or one on a one-CPU machine; 1 runs them in this process), each worker parsing
+the dbt project once; each test then waits for its own scenario. Both sides are compared as sets
+of rows in a canonical order; a mismatch shows the rows that differ, field by field.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import traceback
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = sorted(HERE.glob("*.yml"))
+COMPARED = ("usage_records", "invoice_lines")
+# What identifies a row, to pair an expected row with the produced one in a diff.
+IDENTITY = {
+    "usage_records": ("external_id",),
+    "invoice_lines": ("contract", "line", "kind", "period_start", "period_end"),
+}
+
+
+def simulate_file(path: str) -> dict:
+    """The output document of one scenario file (run in a worker process). A failure comes back
+    as a RuntimeError carrying the original error and its traceback, which always pickles."""
+    from meterledger.simulate import load_scenario, simulate
+
+    try:
+        return simulate(load_scenario(path)).document
+    except Exception as error:  # noqa: BLE001 - reported by the test of this scenario
+        raise RuntimeError(f"{type(error).__name__}: {error}\n{traceback.format_exc()}") from None
+
+
+def _workers() -> int:
+    configured = os.environ.get("METERLEDGER_SCENARIO_WORKERS")
+    if configured:
+        return max(1, int(configured))
+    return min(2, os.cpu_count() or 1)
+
+
+@pytest.fixture(scope="module")
+def simulations(request):
+    """Scenario file -> Future of its document, for the scenarios this session runs."""
+    selected = [item.callspec.params["scenario_file"] for item in request.session.items
+                if item.module is request.module and hasattr(item, "callspec")]
+    workers = _workers()
+    if workers == 1:
+        yield _InProcess()
+        return
+    pool = ProcessPoolExecutor(max_workers=min(workers, max(1, len(selected))),
+                               mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield {path: pool.submit(simulate_file, str(path)) for path in selected}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _InProcess(dict):
+    """The sequential fallback: each scenario simulated when its test asks for it."""
+
+    def __getitem__(self, path: Path) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(simulate_file(str(path)))
+        except Exception as error:  # noqa: BLE001
+            future.set_exception(error)
+        return future
+
+
+def canonical(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
+
+
+def _one_line(row: dict) -> str:
+    return json.dumps(row, separators=(", ", ": "))
+
+
+def describe_difference(section: str, expected: list[dict], actual: list[dict]) -> str:
+    """The rows that differ: changed fields of rows found on both sides (paired by identity),
+    then rows missing from the output and rows the output has but the fixture does not."""
+    identity = IDENTITY[section]
+
+    def key(row: dict) -> tuple:
+        return tuple(row.get(field) for field in identity)
+
+    remaining = list(actual)
+    lines: list[str] = []
+    missing: list[dict] = []
+    for row in expected:
+        if row in remaining:
+            remaining.remove(row)
+            continue
+        partner = next((other for other in remaining if key(other) == key(row)), None)
+        if partner is None:
+            missing.append(row)
+            continue
+        remaining.remove(partner)
+        changes = [f"{field}: expected {row.get(field)!r}, got {partner.get(field)!r}"
+                   for field in sorted(set(row) | set(partner)) if row.get(field) != partner.get(field)]
+        lines.append(f"  {' '.join(str(part) for part in key(row))}: " + "; ".join(changes))
+    lines += [f"  missing:    {_one_line(row)}" for row in missing]
+    lines += [f"  unexpected: {_one_line(row)}" for row in remaining]
+    return f"{section} differ ({len(expected)} expected, {len(actual)} produced):\n" + "\n".join(lines)
+
+
+@pytest.mark.parametrize("scenario_file", SCENARIOS, ids=[path.stem for path in SCENARIOS])
+def test_scenario(scenario_file: Path, simulations) -> None:
+    expected_file = scenario_file.with_name(f"{scenario_file.stem}.expected.json")
+    assert expected_file.exists(), f"{expected_file.name} is missing"
+    expected = json.loads(expected_file.read_text(encoding="utf-8"))
+    produced = simulations[scenario_file].result()
+    problems = [describe_difference(section, canonical(expected[section]), canonical(produced[section]))
+                for section in COMPARED
+                if canonical(expected[section]) != canonical(produced[section])]
+    assert not problems, f"{scenario_file.name}:\n" + "\n".join(problems)
+
+
+def test_describe_difference_names_the_fields_that_differ() -> None:
+    expected = [{"external_id": "K1-api:api_calls:2026-01-01", "amount": "2.56", "status": "final"},
+                {"external_id": "K1-api:api_calls:2026-02-01", "amount": "0.00", "status": "final"}]
+    actual = [{"external_id": "K1-api:api_calls:2026-01-01", "amount": "2.57", "status": "final"},
+              {"external_id": "K1-api:api_calls:2026-03-01", "amount": "0.00", "status": "provisional"}]
+    text = describe_difference("usage_records", expected, actual)
+    assert "K1-api:api_calls:2026-01-01: amount: expected '2.56', got '2.57'" in text
+    assert 'missing:    {"external_id": "K1-api:api_calls:2026-02-01"' in text
+    assert 'unexpected: {"external_id": "K1-api:api_calls:2026-03-01"' in text
