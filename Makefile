@@ -25,7 +25,8 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
-# Ingestion throughput against DuckDB's own read_parquet; BENCH_ARGS="--events 2000000" for a quick run.
+# Ingestion throughput against DuckDB's own read_parquet, then the dbt build of the usage and billing
+# path on the same events; BENCH_ARGS="--events 500000 --repeat 1" for a quick run.
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
