@@ -23,16 +23,21 @@ INPUTS = """
     create schema intermediate;
     create schema staging;
     create table intermediate.int_usage_by_segment (
-        billing_segment_key varchar, billing_period_key varchar, line_version_key varchar,
+        segment_rating_key varchar, billing_segment_key varchar, delivery_cohort integer,
+        billing_period_key varchar, line_version_key varchar,
         contract_line_id varchar, line_key varchar, contract_id varchar, meter_id varchar,
-        period_number integer, segment_number integer, segment_start date, segment_end date,
-        days_in_segment integer, days_in_full_period integer, quantity decimal(38, 9));
+        period_number integer, period_start date, period_end date, segment_number integer,
+        segment_start date, segment_end date, days_in_segment integer, days_in_full_period integer,
+        event_count bigint, quantity decimal(38, 9));
     create table intermediate.int_contract_line_versions (
         line_version_key varchar, price_model varchar, unit_price decimal(38, 9),
         included_quantity decimal(38, 9));
     create table intermediate.int_price_tiers (
         line_version_key varchar, tier_number integer, lower_bound decimal(38, 9),
-        upper_bound decimal(38, 9), unit_price decimal(38, 9), flat_fee decimal(38, 9));
+        upper_bound decimal(38, 9), unit_price decimal(38, 9), flat_fee decimal(38, 9),
+        rate_percent decimal(38, 9));
+    create table intermediate.int_percentage_event_charges (
+        billing_segment_key varchar, rated_cohort integer, charge decimal(38, 20));
     create table staging.stg_salesforce__contract_lines (
         contract_line_id varchar, package_size decimal(38, 9), package_price decimal(38, 9),
         free_units decimal(38, 9));
@@ -108,14 +113,15 @@ def test_graduated_and_volume_match_a_python_reference(charges_sql, cases):
                 tiers.append((None if last else upper, price, fee))
             expected[line] = reference(model, quantity, tiers)
             con.execute("insert into intermediate.int_usage_by_segment values "
-                        "(?, ?, ?, ?, ?, 'K', 'm', 1, 1, date '2026-01-01', date '2026-01-31', 31, 31, ?)",
-                        [line, f"{line}:1", f"{line}:v1", line, line, quantity])
+                        "(?, ?, 0, ?, ?, ?, ?, 'K', 'm', 1, date '2026-01-01', date '2026-01-31', 1, "
+                        "date '2026-01-01', date '2026-01-31', 31, 31, 1, ?)",
+                        [line, line, f"{line}:1", f"{line}:v1", line, line, quantity])
             con.execute("insert into intermediate.int_contract_line_versions values (?, ?, null, 0)",
                         [f"{line}:v1", model])
             con.execute("insert into staging.stg_salesforce__contract_lines values (?, null, null, null)", [line])
             lower = Decimal(0)
             for tier_number, (up_to, price, fee) in enumerate(tiers, start=1):
-                con.execute("insert into intermediate.int_price_tiers values (?, ?, ?, ?, ?, ?)",
+                con.execute("insert into intermediate.int_price_tiers values (?, ?, ?, ?, ?, ?, null)",
                             [f"{line}:v1", tier_number, lower, up_to, price, fee])
                 lower = up_to if up_to is not None else lower
         rated = con.execute(f"select charge_key, amount from ({charges_sql})").fetchall()
