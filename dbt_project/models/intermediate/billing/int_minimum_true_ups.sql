@@ -42,11 +42,7 @@ commitment_lines as (
         on commitment.contract_id = covered.contract_id
         and covered.line_kind in ('recurring_fee', 'usage')
         and not covered.is_deleted
-        and (
-            commitment.applies_to is null
-            or {{ dbt.concat(["';'", "commitment.applies_to", "';'"]) }}
-                like {{ dbt.concat(["'%;'", "covered.line_key", "';%'"]) }}
-        )
+        and {{ line_in_list('commitment.applies_to', 'covered.line_key') }}
     where commitment.line_kind = 'minimum_commitment'
 ),
 

@@ -50,9 +50,4 @@ select
 from credit_lines
 inner join usage_lines
     on credit_lines.contract_id = usage_lines.contract_id
-    and (
-        -- No list: every usage line of the contract.
-        credit_lines.applies_to is null
-        or {{ dbt.concat(["';'", "credit_lines.applies_to", "';'"]) }}
-            like {{ dbt.concat(["'%;'", "usage_lines.line_key", "';%'"]) }}
-    )
+    and {{ line_in_list('credit_lines.applies_to', 'usage_lines.line_key') }}

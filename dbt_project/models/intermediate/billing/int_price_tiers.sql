@@ -5,6 +5,7 @@ with versions as (
     select
         line_version_key,
         contract_line_id,
+        price_model,
         tiers_amendment_id
     from {{ ref('int_contract_line_versions') }}
     where line_kind = 'usage'
@@ -19,6 +20,7 @@ tiers as (
 versioned as (
     select
         versions.line_version_key,
+        versions.price_model,
         tiers.tier_number,
         tiers.up_to,
         tiers.unit_price,
@@ -40,7 +42,12 @@ select
         lag(up_to) over (partition by line_version_key order by tier_number), 0
     ) as {{ decimal_type() }}) as lower_bound,
     up_to as upper_bound,
-    coalesce(unit_price, 0) as unit_price,
+    -- The price of a unit in the tier: for graduated_percentage a unit is one of money, priced
+    -- at rate / 100 (a product: DuckDB would divide into a DOUBLE).
+    case
+        when price_model = 'graduated_percentage' then coalesce(rate_percent, 0) * 0.01
+        else coalesce(unit_price, 0)
+    end as unit_price,
     coalesce(flat_fee, 0) as flat_fee,
     rate_percent
 from versioned

@@ -90,41 +90,20 @@ positions as (
     from positioned
 ),
 
-tiers_priced as (
-    select
-        tiers.*,
-        case
-            when versions.price_model = 'graduated_percentage' then tiers.rate_percent * 0.01
-            else tiers.unit_price
-        end as tier_price
-    from tiers
-    inner join versions
-        on tiers.line_version_key = versions.line_version_key
-),
-
 graduated as (
     select
         positions.segment_rating_key,
         sum(
-            case
-                when coalesce(tiers.upper_bound, positions.end_position) > tiers.lower_bound
-                    and least(positions.end_position, coalesce(tiers.upper_bound, positions.end_position))
-                        > greatest(positions.start_position, tiers.lower_bound)
-                    then (least(positions.end_position, coalesce(tiers.upper_bound, positions.end_position))
-                        - greatest(positions.start_position, tiers.lower_bound)) * tiers.tier_price
-                else 0
-            end
+            {{ tier_range_charge('positions.start_position', 'positions.end_position', 'tiers') }}
+            -- The first tier's fee is due at zero: the period's first segment carries it then.
             + case
-                -- The tier's first unit falls in this segment, or (first tier) the period has none.
-                when tiers.lower_bound >= positions.start_position and tiers.lower_bound < positions.end_position
-                    then tiers.flat_fee
                 when tiers.tier_number = 1 and positions.period_billable_quantity = 0 and positions.segment_number = 1
                     then tiers.flat_fee
                 else 0
             end
         ) as raw_amount
     from positions
-    inner join tiers_priced as tiers
+    inner join tiers
         on positions.line_version_key = tiers.line_version_key
     where positions.price_model in ('graduated', 'graduated_percentage')
     group by positions.segment_rating_key

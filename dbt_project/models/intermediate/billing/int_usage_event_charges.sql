@@ -11,20 +11,8 @@
 --   same before the event; before the first event, the first tier's flat fee.
 --   percentage: the event's own charge.
 with credited_lines as (
-    select distinct
-        usage_lines.contract_line_id
-    from {{ ref('stg_salesforce__contract_lines') }} as credit_lines
-    inner join {{ ref('stg_salesforce__contract_lines') }} as usage_lines
-        on credit_lines.contract_id = usage_lines.contract_id
-        and usage_lines.line_kind = 'usage'
-        and (
-            -- No list: every usage line of the contract.
-            credit_lines.applies_to is null
-            or {{ dbt.concat(["';'", "credit_lines.applies_to", "';'"]) }}
-                like {{ dbt.concat(["'%;'", "usage_lines.line_key", "';%'"]) }}
-        )
-    where credit_lines.line_kind = 'prepaid_credit'
-        and not credit_lines.is_deleted
+    select distinct usage_line_id as contract_line_id
+    from {{ ref('int_prepaid_credit_blocks') }}
 ),
 
 charges as (
@@ -113,39 +101,14 @@ positioned as (
     from aggregated_so_far
 ),
 
-tiers as (
-    select
-        tiers.*,
-        case
-            when versions.price_model = 'graduated_percentage' then tiers.rate_percent * 0.01
-            else tiers.unit_price
-        end as tier_price
-    from {{ ref('int_price_tiers') }} as tiers
-    inner join {{ ref('int_contract_line_versions') }} as versions
-        on tiers.line_version_key = versions.line_version_key
-),
-
 graduated as (
     select
         positioned.event_row_key,
         sum(
-            case
-                when least(positioned.position_after, coalesce(tiers.upper_bound, positioned.position_after))
-                    > greatest(positioned.position_before, tiers.lower_bound)
-                    then (least(positioned.position_after, coalesce(tiers.upper_bound, positioned.position_after))
-                        - greatest(positioned.position_before, tiers.lower_bound)) * tiers.tier_price
-                else 0
-            end
-            + case
-                when tiers.tier_number > 1
-                    and tiers.lower_bound >= positioned.position_before
-                    and tiers.lower_bound < positioned.position_after
-                    then tiers.flat_fee
-                else 0
-            end
+            {{ tier_range_charge('positioned.position_before', 'positioned.position_after', 'tiers', include_first_fee=false) }}
         ) as charge
     from positioned
-    inner join tiers
+    inner join {{ ref('int_price_tiers') }} as tiers
         on positioned.line_version_key = tiers.line_version_key
     where positioned.price_model in ('graduated', 'graduated_percentage')
     group by positioned.event_row_key
@@ -195,7 +158,7 @@ volume_ratings as (
         on volume_positions.contract_line_id = segments.contract_line_id
         and volume_positions.billing_period_key = segments.billing_period_key
         and segments.segment_number <= volume_positions.segment_number
-    inner join tiers as segment_tiers
+    inner join {{ ref('int_price_tiers') }} as segment_tiers
         on segments.pricing_version = segment_tiers.line_version_key
         and (
             (volume_positions.period_position > segment_tiers.lower_bound
