@@ -133,9 +133,18 @@ def build(rng: random.Random, customers, contracts: list[Contract], range_start:
             subsidiary=ref(sub[cu.subsidiary]), currency=ref(cur[cu.currency]))
 
     # Status is the state at the end of the demo range: ended by then = TERMINATED.
-    for c in active:
+    add_subscriptions(seed, rec, ids.new, active, cur, sub, item, out, stamp, status_date=last)
+    return seed, out
+
+
+def add_subscriptions(seed: dict, rec, new_id, contracts: list[Contract], cur: dict, sub: dict, item: dict,
+                      out: dict, stamp: str, status_date: date) -> None:
+    """A subscription per contract, a price plan and a subscription line per contract line;
+    ``out`` receives the internal IDs by key. A record that ended before ``status_date`` is
+    TERMINATED. Shared by the demo generator and `meterledger simulate`."""
+    for c in contracts:
         cu = c.customer
-        sub_id = ids.new("subscription")
+        sub_id = new_id("subscription")
         line_refs = []
         for ln in c.lines:
             model, tiers, extra = _tiers(ln)
@@ -150,7 +159,7 @@ def build(rng: random.Random, customers, contracts: list[Contract], range_start:
                           item=ref(item[ln.meter or ln.product]), lineNumber=ln.number,
                           subscriptionLineType=LINE_TYPE[ln.kind], startDate=start.isoformat(),
                           endDate=end.isoformat(),
-                          status="TERMINATED" if end < last else "ACTIVE", pricePlan=ref(plan))
+                          status="TERMINATED" if end < status_date else "ACTIVE", pricePlan=ref(plan))
             out["subscriptionline"][ln.key] = line_id
             line_refs.append(ref(line_id))
         seed["subscription"].append({
@@ -158,7 +167,6 @@ def build(rng: random.Random, customers, contracts: list[Contract], range_start:
             "customer": ref(out["customer"][cu.key]), "subsidiary": ref(sub[cu.subsidiary]),
             "currency": ref(cur[cu.currency]), "startDate": c.start.isoformat(),
             "endDate": c.end.isoformat(), "billingFrequency": FREQUENCY[c.frequency],
-            "status": "TERMINATED" if c.end < last else "ACTIVE",
+            "status": "TERMINATED" if c.end < status_date else "ACTIVE",
             "subscriptionLine": {"items": line_refs}})
         out["subscription"][c.key] = sub_id
-    return seed, out

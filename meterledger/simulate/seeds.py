@@ -27,7 +27,7 @@ from emulators.demo_data.contracts import Contract as DemoContract
 from emulators.demo_data.contracts import Customer as DemoCustomer
 from emulators.demo_data.contracts import Line as DemoLine
 from emulators.demo_data.contracts import Tier as DemoTier
-from emulators.demo_data.netsuite_seed import FREQUENCY, ID_BASE, LINE_TYPE, _tiers, ref
+from emulators.demo_data.netsuite_seed import ID_BASE, add_subscriptions, ref
 from emulators.demo_data.util import dumps_seed, month_end
 from meterledger.simulate.scenario import Amendment, Line, Price, Scenario, currencies
 
@@ -207,35 +207,7 @@ def netsuite_records(scenario: Scenario, contracts: list[DemoContract]) -> tuple
             externalId=customer.id, subsidiary=ref(sub[customer.subsidiary_code]), currency=ref(cur[customer.currency]))
 
     # Status as of the run date: ended before it = TERMINATED.
-    as_of = scenario.as_of
-    for contract in contracts:
-        customer = contract.customer
-        sub_id = new_id("subscription")
-        line_refs = []
-        for line in contract.lines:
-            model, tiers, extra = _tiers(line)
-            plan = rec("priceplan", externalId=f"PP-{line.key}", currency=ref(cur[customer.currency]),
-                       priceModelType=model, priceTiers={"items": tiers}, **extra)
-            start, end = contract.start, line.last_day or contract.end
-            if line.kind == "one_time":
-                start = end = line.charge_date
-            elif line.kind == "prepaid_credit":
-                start, end = line.purchase_date, line.expiry_date
-            line_id = rec("subscriptionline", externalId=line.key, subscription=ref(sub_id),
-                          item=ref(item[line.meter or line.product]), lineNumber=line.number,
-                          subscriptionLineType=LINE_TYPE[line.kind], startDate=start.isoformat(),
-                          endDate=end.isoformat(), status="TERMINATED" if end < as_of else "ACTIVE",
-                          pricePlan=ref(plan))
-            ids["subscriptionline"][line.key] = line_id
-            line_refs.append(ref(line_id))
-        seed["subscription"].append({
-            "id": sub_id, "lastModifiedDate": stamp, "externalId": contract.key,
-            "customer": ref(ids["customer"][customer.key]), "subsidiary": ref(sub[customer.subsidiary]),
-            "currency": ref(cur[customer.currency]), "startDate": contract.start.isoformat(),
-            "endDate": contract.end.isoformat(), "billingFrequency": FREQUENCY[contract.frequency],
-            "status": "TERMINATED" if contract.end < as_of else "ACTIVE",
-            "subscriptionLine": {"items": line_refs}})
-        ids["subscription"][contract.key] = sub_id
+    add_subscriptions(seed, rec, new_id, contracts, cur, sub, item, ids, stamp, status_date=scenario.as_of)
     return seed, ids
 
 
