@@ -167,6 +167,37 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
         for kind, (count, totals) in by_kind.items():
             lines.append(f"  {kind:<24} {count:>8,} lines: {', '.join(totals)}")
 
+        lines += ["", "Revenue (marts.fct_revenue_schedule, marts.fct_journal_entries)"]
+        for currency, recognized, deferred, minor_units in connection.execute("""
+                select schedule.currency_code, sum(schedule.recognized),
+                    sum(case when schedule.is_last then schedule.deferred_balance else 0 end),
+                    any_value(currencies.minor_units)
+                from (select *, row_number() over (partition by line_key order by period_start desc) = 1 as is_last
+                      from marts.fct_revenue_schedule where schedule_status <> 'scheduled') as schedule
+                join reference.currencies as currencies using (currency_code)
+                group by 1 order by 1""").fetchall():
+            unit = Decimal(1).scaleb(-minor_units)
+            lines.append(f"  {currency} recognized to date {recognized.quantize(unit):,}, "
+                         f"net deferred balance {deferred.quantize(unit):,}")
+        entry_counts = connection.execute("""
+                select entry_type, count(*), count(distinct subsidiary_code || currency_code),
+                    count(*) filter (where posting_period <> accounting_period),
+                    count(*) filter (where posting_status = 'blocked'),
+                    count(*) filter (where total_debit <> total_credit)
+                from marts.fct_journal_entries group by 1 order by 1""").fetchall()
+        for entry_type, count, books, late, blocked, unbalanced in entry_counts:
+            lines.append(f"  {entry_type:<28} {count:>6,} entries in {books} subsidiary/currency books, "
+                         f"{late:,} posted in a later open period, {blocked:,} blocked, {unbalanced:,} unbalanced")
+        produced_entries = sum(row[1] for row in entry_counts)
+        coverage = connection.execute("""
+                select entry_lines.subsidiary_code, entry_lines.currency_code,
+                    string_agg(distinct contract_lines.line_kind, ', ' order by contract_lines.line_kind)
+                from marts.fct_journal_entry_lines as entry_lines
+                join staging.stg_salesforce__contract_lines as contract_lines using (line_key)
+                group by 1, 2 order by 1 desc, 2""").fetchall()
+        lines.append("  line kinds with entries     " + "; ".join(
+            f"{subsidiary} {currency}: {kinds}" for subsidiary, currency, kinds in coverage))
+
         last_runs = {(destination, object_name): (planned, unchanged, sent, failed) for
                      destination, object_name, planned, unchanged, sent, failed in connection.execute(
             "select destination, object_name, planned, unchanged, sent, failed from reverse_etl.sync_runs "
@@ -180,8 +211,8 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
         lines.append(f"  {label:<28} {planned:>6,} produced, {sent - failed:>6,} pushed, {unchanged:>6,} unchanged, "
                      f"{failed:,} failed; {readback[held]:,} in the destination now")
     lines += [
-        f"  {'Journal entries':<28} {0:>6,} produced: revenue recognition and journal entries are not built "
-        f"yet ({readback['netsuite_journal_entries']:,} in NetSuite)",
+        f"  {'Journal entries':<28} {produced_entries:>6,} produced (reverse_etl_sync.sync_netsuite__journal_entries); "
+        f"the sync that pushes them is issue 7 ({readback['netsuite_journal_entries']:,} in NetSuite)",
         "",
         "Where to look next",
         f"  warehouse:   {warehouse}  (duckdb -readonly, or any DuckDB client; marts in schema 'marts')",

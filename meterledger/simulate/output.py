@@ -25,6 +25,20 @@ _USAGE_SQL = """
            quantity, amount, currency_code, pricing_version, usage_status
     from marts.fct_usage_records
 """
+_SCHEDULE_SQL = """
+    select contract_key, line_key, accounting_period, recognized, recognized_to_date, billed_to_date, currency_code
+    from marts.fct_revenue_schedule
+"""
+_ENTRY_SQL = """
+    select external_id, entry_type, accounting_period, posting_period, entry_date, subsidiary_code, currency_code
+    from marts.fct_journal_entries
+"""
+_ENTRY_LINE_SQL = """
+    select external_id, line_number, account_role, account_number, debit, credit, customer_key, contract_key,
+           line_key, memo, currency_code
+    from marts.fct_journal_entry_lines
+    order by external_id, line_number
+"""
 _INVOICE_SQL = """
     select contract_key, line_key, customer_key, invoice_line_kind, period_start, period_end,
            quantity, amount, currency_code, invoice_date
@@ -74,6 +88,9 @@ def document(warehouse: Path, scenario=None) -> dict:
         minor = dict(connection.execute("select currency_code, minor_units from reference.currencies").fetchall())
         usage_rows = connection.execute(_USAGE_SQL).fetchall()
         invoice_rows = connection.execute(_INVOICE_SQL).fetchall()
+        schedule_rows = connection.execute(_SCHEDULE_SQL).fetchall()
+        entry_rows = connection.execute(_ENTRY_SQL).fetchall()
+        entry_line_rows = connection.execute(_ENTRY_LINE_SQL).fetchall()
 
     def amount(value, currency, where):
         if currency not in minor:
@@ -97,12 +114,35 @@ def document(warehouse: Path, scenario=None) -> dict:
             "amount": amount(value, currency, f"invoice line {line} {_day(start)}: "), "currency": currency,
             "invoice_date": _day(invoice_date),
         })
+    revenue_schedule = []
+    for (contract, line, period, recognized, to_date, billed_to_date, currency) in schedule_rows:
+        where = f"revenue schedule {line} {period}: "
+        revenue_schedule.append({
+            "contract": contract, "line": line, "accounting_period": period,
+            "recognized": amount(recognized, currency, where), "recognized_to_date": amount(to_date, currency, where),
+            "billed_to_date": amount(billed_to_date, currency, where), "currency": currency,
+        })
+    entry_lines: dict[str, list[dict]] = {}
+    for (external_id, _number, role, account, debit, credit, customer, contract, line, memo,
+         currency) in entry_line_rows:
+        where = f"journal entry {external_id}: "
+        entry_lines.setdefault(external_id, []).append({
+            "account_role": role, "account": account, "debit": amount(debit, currency, where),
+            "credit": amount(credit, currency, where), "customer": customer, "contract": contract, "line": line,
+            "memo": memo,
+        })
+    journal_entries = [{
+        "external_id": external_id, "entry_type": entry_type, "accounting_period": period,
+        "posting_period": posting_period, "date": _day(entry_date), "subsidiary": subsidiary, "currency": currency,
+        "lines": entry_lines.get(external_id, []),
+    } for (external_id, entry_type, period, posting_period, entry_date, subsidiary, currency) in entry_rows]
     usage_order, invoice_order = row_orders(scenario)
+    schedule_order, entry_order = revenue_orders(scenario)
     return {
         "usage_records": sorted(usage_records, key=usage_order),
         "invoice_lines": sorted(invoice_lines, key=invoice_order),
-        "revenue_schedule": [],
-        "journal_entries": [],
+        "revenue_schedule": sorted(revenue_schedule, key=schedule_order),
+        "journal_entries": sorted(journal_entries, key=entry_order),
     }
 
 
@@ -135,6 +175,31 @@ def row_orders(scenario=None):
                 row["period_end"] or "", row["invoice_date"] or "")
 
     return usage_order, invoice_order
+
+
+ENTRY_TYPE_ORDER = {"revenue_recognition": 0, "credit_drawdown": 1, "breakage": 2, "unbilled_receivable": 3,
+                    "unbilled_receivable_reversal": 4}
+
+
+def revenue_orders(scenario=None):
+    """Sort keys of the revenue arrays: by contract and line as the scenario lists them, then
+    period; entries by accounting period, then entry type, then external ID."""
+    usage_order, _ = row_orders(scenario)
+    order_of = {}
+    if scenario is not None:
+        for position, contract in enumerate(scenario.contracts):
+            order_of[contract.id] = position
+            for line_position, line in enumerate(contract.lines):
+                order_of[line.id] = line_position
+
+    def schedule_order(row: dict) -> tuple:
+        return (order_of.get(row["contract"], len(order_of)), row["contract"] or "",
+                order_of.get(row["line"], len(order_of)), row["line"] or "", row["accounting_period"] or "")
+
+    def entry_order(row: dict) -> tuple:
+        return (row["accounting_period"] or "", ENTRY_TYPE_ORDER.get(row["entry_type"], 9), row["external_id"] or "")
+
+    return schedule_order, entry_order
 
 
 # --- the readable table -----------------------------------------------------------------------
@@ -181,8 +246,26 @@ def render_table(doc: dict, scenario=None) -> str:
             out.append(f"  total invoiced {currency}: {format_amount(total, places[currency])}")
     else:
         out.append("  (none)")
-    for name, title in (("revenue_schedule", "Revenue schedule"), ("journal_entries", "Journal entries")):
-        out += ["", f"{title} ({len(doc[name])})"]
-        if not doc[name]:
-            out.append("  (none yet: revenue recognition is not built)")
+    schedule = doc["revenue_schedule"]
+    out += ["", f"Revenue schedule ({len(schedule)})"]
+    if schedule:
+        out += _table(["contract", "line", "period", "recognized", "to date", "billed to date", "currency"],
+                      [[r["contract"], r["line"], r["accounting_period"], r["recognized"], r["recognized_to_date"],
+                        r["billed_to_date"], r["currency"]] for r in schedule], right={3, 4, 5})
+    else:
+        out.append("  (none)")
+    entries = doc["journal_entries"]
+    out += ["", f"Journal entries ({len(entries)})"]
+    if entries:
+        rows = []
+        for entry in entries:
+            posting = entry["posting_period"] or "blocked"
+            for line in entry["lines"]:
+                rows.append([entry["external_id"], entry["accounting_period"], posting, entry["date"] or "",
+                             line["account_role"], line["account"] or "", line["debit"], line["credit"],
+                             line["line"] or ""])
+        out += _table(["entry", "belongs to", "posts in", "date", "account role", "account", "debit", "credit",
+                       "line"], rows, right={6, 7})
+    else:
+        out.append("  (none)")
     return "\n".join(out) + "\n"

@@ -6,10 +6,11 @@
 3. The project's own dlt sources (``usage_source``, ``salesforce_source``, ``netsuite_source``)
    load into ``<tmp>/warehouse.duckdb`` through ``ingestion.pipelines.raw_pipeline``, as the
    Dagster assets do; only the raw tables the selected marts read (found in dbt's manifest) are
-   loaded, so a system none of them reads (NetSuite, today) is skipped.
+   loaded (NetSuite's accounting periods, accounts and subsidiaries feed the journal entries).
 4. The scenario's meter catalogue becomes ``reference.meters`` in that warehouse; the dbt seed of
    the same name is left out of the run, and production's catalogue stays untouched.
-5. dbt builds ``+fct_usage_records +fct_invoice_lines`` with the production models and the
+5. dbt builds ``+fct_usage_records +fct_invoice_lines +fct_revenue_schedule +fct_journal_entries``
+   with the production models and the
    project's invariant tests, ``--vars {as_of, finality_grace_days: 0}``, its target and logs
    inside the temporary folder (never dbt_project/target).
 6. The marts are read into the output document (``output``); the folder is removed unless kept.
@@ -40,8 +41,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 PROFILES_DIR = REPO_ROOT
 WAREHOUSE_NAME = "warehouse.duckdb"  # the same file name every run: dbt's database name is its stem
-SELECTION = ["+fct_usage_records", "+fct_invoice_lines"]
-MARTS = ("fct_usage_records", "fct_invoice_lines")
+MARTS = ("fct_usage_records", "fct_invoice_lines", "fct_revenue_schedule", "fct_journal_entries")
+SELECTION = [f"+{mart}" for mart in MARTS]
 QUIET_ENVIRONMENT = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "DO_NOT_TRACK": "1",

@@ -28,7 +28,7 @@ INPUTS = """
         contract_line_id varchar, line_key varchar, contract_id varchar, meter_id varchar,
         period_number integer, period_start date, period_end date, segment_number integer,
         segment_start date, segment_end date, days_in_segment integer, days_in_full_period integer,
-        event_count bigint, quantity decimal(38, 9));
+        event_count bigint, quantity decimal(38, 9), consumed_through date);
     create table intermediate.int_contract_line_versions (
         line_version_key varchar, price_model varchar, unit_price decimal(38, 9),
         included_quantity decimal(38, 9));
@@ -37,7 +37,7 @@ INPUTS = """
         upper_bound decimal(38, 9), unit_price decimal(38, 9), flat_fee decimal(38, 9),
         rate_percent decimal(38, 9));
     create table intermediate.int_percentage_event_charges (
-        billing_segment_key varchar, rated_cohort integer, charge decimal(38, 20));
+        billing_segment_key varchar, rated_cohort integer, event_date date, charge decimal(38, 20));
     create table staging.stg_salesforce__contract_lines (
         contract_line_id varchar, package_size decimal(38, 9), package_price decimal(38, 9),
         free_units decimal(38, 9));
@@ -114,7 +114,7 @@ def test_graduated_and_volume_match_a_python_reference(charges_sql, cases):
             expected[line] = reference(model, quantity, tiers)
             con.execute("insert into intermediate.int_usage_by_segment values "
                         "(?, ?, 0, ?, ?, ?, ?, 'K', 'm', 1, date '2026-01-01', date '2026-01-31', 1, "
-                        "date '2026-01-01', date '2026-01-31', 31, 31, 1, ?)",
+                        "date '2026-01-01', date '2026-01-31', 31, 31, 1, ?, null)",
                         [line, line, f"{line}:1", f"{line}:v1", line, line, quantity])
             con.execute("insert into intermediate.int_contract_line_versions values (?, ?, null, 0)",
                         [f"{line}:v1", model])

@@ -1,5 +1,11 @@
 """Every scenario fixture through the production pipeline: ``tests/scenarios/<name>.yml`` must give
-the ``usage_records`` and ``invoice_lines`` of ``<name>.expected.json`` (README.md beside them).
+the ``usage_records`` and ``invoice_lines`` of ``<name>.expected.json`` (README.md beside them), and
+its ``revenue_schedule`` and ``journal_entries`` where the fixture states them.
+
+Which sections a fixture states: every array its expected file has. ``usage_records`` and
+``invoice_lines`` are required; ``revenue_schedule`` and ``journal_entries`` are compared when
+present (fixtures 37 on state them; 01-36 were worked out for billing before revenue recognition
+existed and leave them out rather than claim an empty schedule).
 
 Each scenario is simulated with ``meterledger.simulate.simulate`` (what ``meterledger simulate``
 runs): its own emulators, temporary warehouse, dlt loads and dbt build. The scenarios of the
@@ -21,11 +27,14 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = sorted(HERE.glob("*.yml"))
-COMPARED = ("usage_records", "invoice_lines")
+BILLING_SECTIONS = ("usage_records", "invoice_lines")
+REVENUE_SECTIONS = ("revenue_schedule", "journal_entries")
 # What identifies a row, to pair an expected row with the produced one in a diff.
 IDENTITY = {
     "usage_records": ("external_id",),
     "invoice_lines": ("contract", "line", "kind", "period_start", "period_end"),
+    "revenue_schedule": ("contract", "line", "accounting_period"),
+    "journal_entries": ("external_id",),
 }
 
 
@@ -76,12 +85,36 @@ class _InProcess(dict):
         return future
 
 
+def compared_sections(scenario_file: Path, expected: dict) -> tuple[str, ...]:
+    """The arrays a fixture is checked on: the billing ones (required) and the revenue ones it states."""
+    missing = [section for section in BILLING_SECTIONS if section not in expected]
+    assert not missing, f"{scenario_file.name}: the expected file has no {', '.join(missing)}"
+    return BILLING_SECTIONS + tuple(section for section in REVENUE_SECTIONS if section in expected)
+
+
 def canonical(rows: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
 
 
 def _one_line(row: dict) -> str:
     return json.dumps(row, separators=(", ", ": "))
+
+
+def _changes(expected: dict, actual: dict, prefix: str = "") -> list[str]:
+    """The fields that differ; lists of rows of the same length (a journal entry's lines) field by
+    field, as ``lines[2].credit`` (numbered from 1, like the entry's line numbers)."""
+    changes: list[str] = []
+    for field in sorted(set(expected) | set(actual)):
+        want, got = expected.get(field), actual.get(field)
+        if want == got:
+            continue
+        if (isinstance(want, list) and isinstance(got, list) and len(want) == len(got)
+                and all(isinstance(item, dict) for item in want + got)):
+            for number, (want_item, got_item) in enumerate(zip(want, got), start=1):
+                changes += _changes(want_item, got_item, f"{prefix}{field}[{number}].")
+            continue
+        changes.append(f"{prefix}{field}: expected {want!r}, got {got!r}")
+    return changes
 
 
 def describe_difference(section: str, expected: list[dict], actual: list[dict]) -> str:
@@ -104,9 +137,7 @@ def describe_difference(section: str, expected: list[dict], actual: list[dict]) 
             missing.append(row)
             continue
         remaining.remove(partner)
-        changes = [f"{field}: expected {row.get(field)!r}, got {partner.get(field)!r}"
-                   for field in sorted(set(row) | set(partner)) if row.get(field) != partner.get(field)]
-        lines.append(f"  {' '.join(str(part) for part in key(row))}: " + "; ".join(changes))
+        lines.append(f"  {' '.join(str(part) for part in key(row))}: " + "; ".join(_changes(row, partner)))
     lines += [f"  missing:    {_one_line(row)}" for row in missing]
     lines += [f"  unexpected: {_one_line(row)}" for row in remaining]
     return f"{section} differ ({len(expected)} expected, {len(actual)} produced):\n" + "\n".join(lines)
@@ -119,7 +150,7 @@ def test_scenario(scenario_file: Path, simulations) -> None:
     expected = json.loads(expected_file.read_text(encoding="utf-8"))
     produced = simulations[scenario_file].result()
     problems = [describe_difference(section, canonical(expected[section]), canonical(produced[section]))
-                for section in COMPARED
+                for section in compared_sections(scenario_file, expected)
                 if canonical(expected[section]) != canonical(produced[section])]
     assert not problems, f"{scenario_file.name}:\n" + "\n".join(problems)
 
@@ -133,3 +164,27 @@ def test_describe_difference_names_the_fields_that_differ() -> None:
     assert "K1-api:api_calls:2026-01-01: amount: expected '2.56', got '2.57'" in text
     assert 'missing:    {"external_id": "K1-api:api_calls:2026-02-01"' in text
     assert 'unexpected: {"external_id": "K1-api:api_calls:2026-03-01"' in text
+
+
+def test_describe_difference_pairs_revenue_rows_by_their_identity() -> None:
+    expected = [{"contract": "K1", "line": "K1-api", "accounting_period": "2026-03", "recognized": "45.00"}]
+    actual = [{"contract": "K1", "line": "K1-api", "accounting_period": "2026-03", "recognized": "58.00"}]
+    text = describe_difference("revenue_schedule", expected, actual)
+    assert "K1 K1-api 2026-03: recognized: expected '45.00', got '58.00'" in text
+    entry = {"external_id": "je:K1:breakage:2026-02", "entry_type": "breakage",
+             "lines": [{"debit": "55.00", "credit": "0.00"}, {"debit": "0.00", "credit": "55.00"}]}
+    produced = {**entry, "lines": [{"debit": "54.00", "credit": "0.00"}, {"debit": "0.00", "credit": "54.00"}]}
+    text = describe_difference("journal_entries", [entry], [produced])
+    assert ("je:K1:breakage:2026-02: lines[1].debit: expected '55.00', got '54.00'; "
+            "lines[2].credit: expected '55.00', got '54.00'") in text
+    text = describe_difference("journal_entries", [entry], [{**entry, "lines": entry["lines"][:1]}])
+    assert "je:K1:breakage:2026-02: lines: expected [" in text
+
+
+def test_compared_sections_are_the_ones_the_expected_file_states() -> None:
+    billing_only = {"usage_records": [], "invoice_lines": []}
+    assert compared_sections(Path("23-prepaid.yml"), billing_only) == BILLING_SECTIONS
+    stated = {**billing_only, "revenue_schedule": [], "journal_entries": []}
+    assert compared_sections(Path("37-ratable.yml"), stated) == BILLING_SECTIONS + REVENUE_SECTIONS
+    with pytest.raises(AssertionError, match="no invoice_lines"):
+        compared_sections(Path("38-usage.yml"), {"usage_records": []})

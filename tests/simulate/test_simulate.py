@@ -13,6 +13,8 @@ import pytest
 
 from meterledger.simulate.output import (
     INVOICE_LINE_FIELDS,
+    JOURNAL_ENTRY_FIELDS,
+    REVENUE_SCHEDULE_FIELDS,
     USAGE_RECORD_FIELDS,
     OutputError,
     format_amount,
@@ -54,6 +56,40 @@ EXPECTED_INVOICE_LINES = [
 ]
 
 
+def _schedule(line: str, period: str, recognized: str, to_date: str, billed_to_date: str) -> dict:
+    return {"contract": "K1", "line": line, "accounting_period": period, "recognized": recognized,
+            "recognized_to_date": to_date, "billed_to_date": billed_to_date, "currency": "USD"}
+
+
+# Worked in small_usage_and_fee.yml: the fee ratable in its own month, usage as consumed in
+# January (2.67, invoiced on Feb 1), the usage invoice of March billed on Apr 1.
+EXPECTED_REVENUE_SCHEDULE = [
+    _schedule("K1-fee", "2026-01", "100.00", "100.00", "100.00"),
+    _schedule("K1-fee", "2026-02", "100.00", "200.00", "200.00"),
+    _schedule("K1-fee", "2026-03", "100.00", "300.00", "300.00"),
+    _schedule("K1-api", "2026-01", "2.67", "2.67", "0.00"),
+    _schedule("K1-api", "2026-02", "0.00", "2.67", "2.67"),
+    _schedule("K1-api", "2026-03", "0.00", "2.67", "2.67"),
+    _schedule("K1-api", "2026-04", "0.00", "2.67", "2.67"),
+]
+# January and February are complete on Mar 1 (usage complete through Feb 28): revenue of each;
+# January's usage is recognized before it is billed, so 2.67 of unbilled receivable at Jan 31,
+# reversed on Feb 1; at Feb 28 everything recognized is billed. March has not ended: no entry.
+EXPECTED_ENTRIES = [
+    ("je:K1:revenue_recognition:2026-01", "2026-01", "2026-01-31",
+     [("deferred_revenue", "2400", "2.67", "0.00", "K1-api"), ("revenue_usage", "4100", "0.00", "2.67", "K1-api"),
+      ("deferred_revenue", "2400", "100.00", "0.00", "K1-fee"),
+      ("revenue_subscription", "4000", "0.00", "100.00", "K1-fee")]),
+    ("je:K1:unbilled_receivable:2026-01", "2026-01", "2026-01-31",
+     [("unbilled_receivable", "1210", "2.67", "0.00", None), ("deferred_revenue", "2400", "0.00", "2.67", None)]),
+    ("je:K1:revenue_recognition:2026-02", "2026-02", "2026-02-28",
+     [("deferred_revenue", "2400", "100.00", "0.00", "K1-fee"),
+      ("revenue_subscription", "4000", "0.00", "100.00", "K1-fee")]),
+    ("je:K1:unbilled_receivable_reversal:2026-02", "2026-02", "2026-02-01",
+     [("deferred_revenue", "2400", "2.67", "0.00", None), ("unbilled_receivable", "1210", "0.00", "2.67", None)]),
+]
+
+
 @pytest.fixture(scope="module")
 def cli_run():
     """One run of the CLI, --json --keep: its output, stderr and the folder it kept."""
@@ -73,7 +109,19 @@ def test_simulate_json_bills_the_scenario_to_the_cent(cli_run) -> None:
     assert list(document) == ["usage_records", "invoice_lines", "revenue_schedule", "journal_entries"]
     assert document["usage_records"] == EXPECTED_USAGE
     assert document["invoice_lines"] == EXPECTED_INVOICE_LINES
-    assert document["revenue_schedule"] == [] and document["journal_entries"] == []
+    assert document["revenue_schedule"] == EXPECTED_REVENUE_SCHEDULE
+    entries = [(entry["external_id"], entry["accounting_period"], entry["date"],
+                [(line["account_role"], line["account"], line["debit"], line["credit"], line["line"])
+                 for line in entry["lines"]]) for entry in document["journal_entries"]]
+    assert entries == EXPECTED_ENTRIES
+    for entry in document["journal_entries"]:
+        assert tuple(entry) == JOURNAL_ENTRY_FIELDS
+        assert (entry["posting_period"], entry["subsidiary"], entry["currency"]) == (entry["accounting_period"], "US", "USD")
+        assert sum(Decimal(line["debit"]) for line in entry["lines"]) == sum(Decimal(line["credit"]) for line in entry["lines"])
+        for line in entry["lines"]:
+            assert (line["customer"], line["contract"]) == ("C1", "K1")
+    for row in document["revenue_schedule"]:
+        assert tuple(row) == REVENUE_SCHEDULE_FIELDS
     for row in document["usage_records"]:
         assert tuple(row) == USAGE_RECORD_FIELDS
     for row in document["invoice_lines"]:
@@ -97,7 +145,7 @@ def test_keep_leaves_the_warehouse_and_names_its_folder(cli_run) -> None:
 
 def test_the_table_groups_rows_by_section() -> None:
     document = {"usage_records": EXPECTED_USAGE, "invoice_lines": EXPECTED_INVOICE_LINES,
-                "revenue_schedule": [], "journal_entries": []}
+                "revenue_schedule": EXPECTED_REVENUE_SCHEDULE, "journal_entries": []}
     text = render_table(document, load_scenario(SCENARIO))
     assert text.startswith("Scenario small-usage-and-fee, as of 2026-03-01 (usage complete through 2026-02-28)")
     assert "Usage records (3)" in text and "Invoice lines (6)" in text
@@ -105,6 +153,9 @@ def test_the_table_groups_rows_by_section() -> None:
     usage_row = next(line for line in text.splitlines() if line.startswith("K1        K1-api  api_calls"))
     assert usage_row.split() == ["K1", "K1-api", "api_calls", "2026-01-01", "..", "2026-01-31", "20.5", "2.67",
                                  "USD", "K1-api:v1", "final"]
+    assert "Revenue schedule (7)" in text and "Journal entries (0)" in text
+    schedule_row = next(line for line in text.splitlines() if line.startswith("K1        K1-api  2026-01"))
+    assert schedule_row.split() == ["K1", "K1-api", "2026-01", "2.67", "2.67", "0.00", "USD"]
 
 
 @pytest.mark.parametrize(("value", "minor", "text"), [

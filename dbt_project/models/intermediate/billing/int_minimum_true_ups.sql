@@ -53,6 +53,7 @@ line_amounts as (
     select contract_line_id, billing_period_key, amount
     from {{ ref('int_usage_charges') }}
     where delivery_cohort = 0
+        and consumed_through is null
 ),
 
 covered_amounts as (

@@ -116,6 +116,7 @@ select
     billing_period_key,
     contract_line_id,
     period_event_order,
+    event_date,
     event_rank,
     amount,
     amount_before,

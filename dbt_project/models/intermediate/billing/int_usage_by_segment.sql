@@ -6,6 +6,10 @@
 -- One row per segment and delivery cohort of its period: cohort c aggregates the events of
 -- cohorts 0..c, so cohort 0 is the period's first (final) rating and each later cohort the
 -- re-rating an adjustment is the difference to. An open period has cohort 0 only.
+-- Revenue recognition adds consumption cuts (issue 6, `as_consumed`): for every month end
+-- inside a billing period, a row at the period's newest cohort aggregating only the events up
+-- to that day, so the rating below gives "the rated amount of the usage consumed so far".
+-- consumed_through is null on the billing rows and the month end on a cut row.
 with segments as (
     select *
     from {{ ref('int_billing_segments') }}
@@ -42,52 +46,111 @@ period_cohorts as (
     from segments
 ),
 
+period_bounds as (
+    select
+        contract_line_id,
+        billing_period_key,
+        min(period_start) as period_start,
+        max(period_end) as period_end
+    from segments
+    group by contract_line_id, billing_period_key
+),
+
+month_offsets as (
+    {{ integer_spine(2) }}
+),
+
+-- The month ends a billing period runs past: cut points of its consumption (none for a
+-- period inside one calendar month).
+consumption_cuts as (
+    select
+        period_bounds.contract_line_id,
+        period_bounds.billing_period_key,
+        cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 'month_offsets.number + 1', dbt.date_trunc('month', 'period_bounds.period_start'))) }} as date)
+            as consumed_through
+    from period_bounds
+    cross join month_offsets
+    where {{ dbt.dateadd('month', 'month_offsets.number', dbt.date_trunc('month', 'period_bounds.period_start')) }}
+        < {{ dbt.date_trunc('month', 'period_bounds.period_end') }}
+),
+
+newest_cohorts as (
+    select
+        contract_line_id,
+        billing_period_key,
+        max(delivery_cohort) as delivery_cohort
+    from period_cohorts
+    group by contract_line_id, billing_period_key
+),
+
+period_ratings as (
+    select
+        contract_line_id,
+        billing_period_key,
+        delivery_cohort,
+        cast(null as date) as consumed_through
+    from period_cohorts
+    union all
+    select
+        consumption_cuts.contract_line_id,
+        consumption_cuts.billing_period_key,
+        newest_cohorts.delivery_cohort,
+        consumption_cuts.consumed_through
+    from consumption_cuts
+    inner join newest_cohorts
+        on consumption_cuts.contract_line_id = newest_cohorts.contract_line_id
+        and consumption_cuts.billing_period_key = newest_cohorts.billing_period_key
+),
+
 segment_cohorts as (
     select
         segments.*,
-        period_cohorts.delivery_cohort
+        period_ratings.delivery_cohort,
+        period_ratings.consumed_through,
+        {{ dbt.concat(["segments.billing_segment_key", "':c'",
+                       dbt.safe_cast("period_ratings.delivery_cohort", api.Column.translate_type("string")),
+                       "coalesce(" ~ dbt.concat(["':through:'", dbt.safe_cast("period_ratings.consumed_through", api.Column.translate_type("string"))]) ~ ", '')"]) }}
+            as segment_rating_key
     from segments
-    inner join period_cohorts
-        on segments.contract_line_id = period_cohorts.contract_line_id
-        and segments.billing_period_key = period_cohorts.billing_period_key
+    inner join period_ratings
+        on segments.contract_line_id = period_ratings.contract_line_id
+        and segments.billing_period_key = period_ratings.billing_period_key
 ),
 
 measured as (
     select
-        segment_cohorts.billing_segment_key,
-        segment_cohorts.delivery_cohort,
+        segment_cohorts.segment_rating_key,
         events.measured_value,
         events.property_text,
         -- For `latest`: the reading with the greatest timestamp in the segment.
         row_number() over (
-            partition by segment_cohorts.billing_segment_key, segment_cohorts.delivery_cohort
+            partition by segment_cohorts.segment_rating_key
             order by events.period_event_order desc
         ) as recency_rank
     from segment_cohorts
     inner join events
         on segment_cohorts.billing_segment_key = events.billing_segment_key
         and events.delivery_cohort <= segment_cohorts.delivery_cohort
+        and (segment_cohorts.consumed_through is null or events.event_date <= segment_cohorts.consumed_through)
 ),
 
 aggregated as (
     select
-        billing_segment_key,
-        delivery_cohort,
+        segment_rating_key,
         count(*) as event_count,
         sum(measured_value) as summed,
         max(measured_value) as maximum,
         count(distinct property_text) as distinct_values,
         max(case when recency_rank = 1 then measured_value end) as latest
     from measured
-    group by billing_segment_key, delivery_cohort
+    group by segment_rating_key
 )
 
 select
-    {{ dbt.concat(["segment_cohorts.billing_segment_key", "':c'",
-                   dbt.safe_cast("segment_cohorts.delivery_cohort", api.Column.translate_type("string"))]) }}
-        as segment_rating_key,
+    segment_cohorts.segment_rating_key,
     segment_cohorts.billing_segment_key,
     segment_cohorts.delivery_cohort,
+    segment_cohorts.consumed_through,
     segment_cohorts.billing_period_key,
     segment_cohorts.line_version_key,
     segment_cohorts.contract_line_id,
@@ -117,5 +180,4 @@ inner join lines
 left join meters
     on lines.meter_id = meters.meter_id
 left join aggregated
-    on segment_cohorts.billing_segment_key = aggregated.billing_segment_key
-    and segment_cohorts.delivery_cohort = aggregated.delivery_cohort
+    on segment_cohorts.segment_rating_key = aggregated.segment_rating_key

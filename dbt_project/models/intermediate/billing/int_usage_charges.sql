@@ -11,7 +11,9 @@
 --   rate / 100. percentage prices event by event (int_percentage_event_charges); a segment's
 --   charge is the sum of its events' charges.
 -- One row per segment and delivery cohort (int_usage_by_segment): cohort 0 is the period's
--- first rating, a later cohort the re-rating with that cohort's late events added.
+-- first rating, a later cohort the re-rating with that cohort's late events added; and the
+-- consumption cuts revenue recognition rates (consumed_through not null: the usage up to a
+-- month end inside the period). Billing reads the rows where consumed_through is null.
 with usage as (
     select * from {{ ref('int_usage_by_segment') }}
 ),
@@ -74,11 +76,11 @@ positioned as (
     select
         *,
         coalesce(sum(billable_quantity) over (
-            partition by contract_line_id, billing_period_key, delivery_cohort
+            partition by contract_line_id, billing_period_key, delivery_cohort, consumed_through
             order by segment_number
             rows between unbounded preceding and 1 preceding
         ), 0) as start_position,
-        sum(billable_quantity) over (partition by contract_line_id, billing_period_key, delivery_cohort)
+        sum(billable_quantity) over (partition by contract_line_id, billing_period_key, delivery_cohort, consumed_through)
             as period_billable_quantity
     from billable
 ),
@@ -131,11 +133,15 @@ volume as (
 
 percentage as (
     select
-        billing_segment_key,
-        rated_cohort,
-        sum(charge) as raw_amount
-    from {{ ref('int_percentage_event_charges') }}
-    group by billing_segment_key, rated_cohort
+        positions.segment_rating_key,
+        sum(event_charges.charge) as raw_amount
+    from positions
+    inner join {{ ref('int_percentage_event_charges') }} as event_charges
+        on positions.billing_segment_key = event_charges.billing_segment_key
+        and positions.delivery_cohort = event_charges.rated_cohort
+        and (positions.consumed_through is null or event_charges.event_date <= positions.consumed_through)
+    where positions.price_model = 'percentage'
+    group by positions.segment_rating_key
 ),
 
 rated as (
@@ -158,14 +164,14 @@ rated as (
     left join volume
         on positions.segment_rating_key = volume.segment_rating_key
     left join percentage
-        on positions.billing_segment_key = percentage.billing_segment_key
-        and positions.delivery_cohort = percentage.rated_cohort
+        on positions.segment_rating_key = percentage.segment_rating_key
 )
 
 select
     rated.segment_rating_key as charge_key,
     rated.billing_segment_key,
     rated.delivery_cohort,
+    rated.consumed_through,
     rated.billing_period_key,
     rated.contract_line_id,
     rated.line_key,

@@ -26,6 +26,7 @@ first_ratings as (
     select *
     from charges
     where delivery_cohort = 0
+        and consumed_through is null
 ),
 
 meters as (

@@ -17,18 +17,8 @@ with line_periods as (
     group by contract_line_id, line_key, contract_id, billing_period_key, period_number
 ),
 
--- The newest watermark of each source; usage is complete only as far as the least complete one.
-source_watermarks as (
-    select
-        usage_source,
-        max(complete_through) as complete_through
-    from {{ ref('stg_usage__watermarks') }}
-    group by usage_source
-),
-
 watermark as (
-    select min(complete_through) as complete_through
-    from source_watermarks
+    {{ usage_complete_through() }}
 ),
 
 pending_amendments as (

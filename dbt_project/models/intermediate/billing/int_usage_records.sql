@@ -6,6 +6,7 @@
 -- left), keeping the original period.
 with charges as (
     select * from {{ ref('int_usage_charges') }}
+    where consumed_through is null
 ),
 
 finality as (

@@ -40,6 +40,7 @@ usage as (
         pricing_version
     from {{ ref('int_usage_charges') }}
     where delivery_cohort = 0
+        and consumed_through is null
         and segment_start <= {{ as_of_date() }}
 ),
 
@@ -99,75 +100,9 @@ one_offs as (
     where invoice_date <= {{ as_of_date() }}
 ),
 
-periods as (
-    select * from {{ ref('int_billing_periods') }}
-),
-
-credit_applied_per_period as (
-    select
-        drawdown.credit_line_id,
-        drawdown.contract_id,
-        drawdown.billing_period_key,
-        sum(drawdown.applied) as applied
-    from {{ ref('int_credit_drawdown') }} as drawdown
-    group by drawdown.credit_line_id, drawdown.contract_id, drawdown.billing_period_key
-),
-
--- Each period's draw is rounded once and capped by what the covered usage was invoiced there
--- (credits are computed from rounded line amounts) and by what is left of the block after the
--- periods before, so rounding can never make a block pay more than its amount (12.485 then
--- 7.515 of a 20.00 block are 12.49 and 7.51). The cap on the rest binds only in the period
--- the block runs out; after it, nothing is left.
-covered_usage as (
-    select
-        blocks.credit_line_id,
-        usage.billing_period_key,
-        sum(usage.amount) as usage_invoiced
-    from (select distinct credit_line_id, usage_line_id from {{ ref('int_prepaid_credit_blocks') }}) as blocks
-    inner join usage
-        on blocks.usage_line_id = usage.contract_line_id
-    group by blocks.credit_line_id, usage.billing_period_key
-),
-
-credit_applied_capped as (
-    select
-        credit_applied_per_period.*,
-        blocks.amount as block_amount,
-        periods.period_start,
-        periods.period_end,
-        contract_currencies.currency_code,
-        case
-            when {{ round_money('credit_applied_per_period.applied', 'contract_currencies.minor_units') }}
-                > coalesce(covered_usage.usage_invoiced, 0)
-                then coalesce(covered_usage.usage_invoiced, 0)
-            else {{ round_money('credit_applied_per_period.applied', 'contract_currencies.minor_units') }}
-        end as rounded_applied
-    from credit_applied_per_period
-    inner join periods
-        on credit_applied_per_period.billing_period_key = periods.billing_period_key
-    inner join {{ ref('int_contract_currencies') }} as contract_currencies
-        on credit_applied_per_period.contract_id = contract_currencies.contract_id
-    inner join (select distinct credit_line_id, amount from {{ ref('int_prepaid_credit_blocks') }}) as blocks
-        on credit_applied_per_period.credit_line_id = blocks.credit_line_id
-    left join covered_usage
-        on credit_applied_per_period.credit_line_id = covered_usage.credit_line_id
-        and credit_applied_per_period.billing_period_key = covered_usage.billing_period_key
-),
-
-credit_applied_within_block as (
-    select
-        *,
-        block_amount - coalesce(sum(rounded_applied) over (
-            partition by credit_line_id
-            order by period_start
-            rows between unbounded preceding and 1 preceding
-        ), 0) as block_left
-    from credit_applied_capped
-),
-
 credits_applied as (
     select
-        {{ dbt.concat(["credit_line_id", "':'", "billing_period_key"]) }} as source_key,
+        credit_application_key as source_key,
         credit_line_id as contract_line_id,
         contract_id,
         'credit_applied' as invoice_line_kind,
@@ -176,17 +111,12 @@ credits_applied as (
         period_end,
         cast(1 as {{ decimal_type() }}) as quantity,
         -- The money drawn in the period, as a deduction.
-        -case
-            when rounded_applied > block_left then block_left
-            else rounded_applied
-        end as amount,
+        -applied_amount as amount,
         currency_code,
-        cast({{ dbt.dateadd('day', 1, 'period_end') }} as date) as invoice_date,
+        invoice_date,
         cast(null as {{ dbt.type_string() }}) as pricing_version
-    from credit_applied_within_block
+    from {{ ref('int_credit_applications') }}
     where period_start <= {{ as_of_date() }}
-        and rounded_applied > 0
-        and block_left > 0
 ),
 
 invoice_lines as (
