@@ -218,29 +218,39 @@ block_months as (
         and months.period_start <= {{ as_of_date() }}
 ),
 
--- A drawdown obligation's to-date value stays at its total after its last month.
+-- The block's drawdown to date: the running sum, over its months, of what each of its drawdown
+-- obligations adds in the month (an obligation's to-date value stays at its total after it).
+drawdown_steps as (
+    select
+        credit_line_id,
+        accounting_period_start,
+        recognized_to_date - coalesce(lag(recognized_to_date) over (
+            partition by obligation_key
+            order by accounting_period_start
+        ), 0) as drawn
+    from drawdown
+),
+
 block_drawn_to_date as (
     select
         block_months.credit_line_id,
         block_months.accounting_period_start,
-        coalesce(sum(latest.recognized_to_date), 0) as drawdown_to_date
+        sum(coalesce(steps.drawn, 0)) over (
+            partition by block_months.credit_line_id
+            order by block_months.accounting_period_start
+            rows between unbounded preceding and current row
+        ) as drawdown_to_date
     from block_months
     left join (
         select
-            drawdown.*,
-            row_number() over (
-                partition by drawdown.obligation_key, months.period_start
-                order by drawdown.accounting_period_start desc
-            ) as recency_rank,
-            months.period_start as as_of_month
-        from drawdown
-        inner join months
-            on drawdown.accounting_period_start <= months.period_start
-    ) as latest
-        on block_months.credit_line_id = latest.credit_line_id
-        and block_months.accounting_period_start = latest.as_of_month
-        and latest.recency_rank = 1
-    group by block_months.credit_line_id, block_months.accounting_period_start
+            credit_line_id,
+            accounting_period_start,
+            sum(drawn) as drawn
+        from drawdown_steps
+        group by credit_line_id, accounting_period_start
+    ) as steps
+        on block_months.credit_line_id = steps.credit_line_id
+        and block_months.accounting_period_start = steps.accounting_period_start
 ),
 
 breakage as (

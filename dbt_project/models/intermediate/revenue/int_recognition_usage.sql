@@ -51,15 +51,37 @@ consumed_to_month_end as (
     group by contract_line_id, billing_period_key, consumed_through
 ),
 
+drawdown_obligations as (
+    select *
+    from {{ ref('int_recognition_prepaid_credits') }}
+    where obligation_kind = 'credit_drawdown'
+),
+
 drawdown as (
     select
         usage_line_id,
         billing_period_key,
         accounting_period_start,
         sum(recognized_to_date) as drawdown_to_date
-    from {{ ref('int_recognition_prepaid_credits') }}
-    where obligation_kind = 'credit_drawdown'
+    from drawdown_obligations
     group by usage_line_id, billing_period_key, accounting_period_start
+),
+
+-- One total per drawdown obligation (its rows repeat it every month).
+drawdown_totals as (
+    select
+        usage_line_id,
+        billing_period_key,
+        sum(obligation_total) as drawdown_total
+    from (
+        select distinct
+            obligation_key,
+            usage_line_id,
+            billing_period_key,
+            obligation_total
+        from drawdown_obligations
+    ) as obligations
+    group by usage_line_id, billing_period_key
 ),
 
 months as (
@@ -108,22 +130,6 @@ left join drawdown
     on scheduled.contract_line_id = drawdown.usage_line_id
     and scheduled.billing_period_key = drawdown.billing_period_key
     and scheduled.accounting_period_start = drawdown.accounting_period_start
-left join (
-    -- One total per drawdown obligation (its rows repeat it every month).
-    select
-        usage_line_id,
-        billing_period_key,
-        sum(obligation_total) as drawdown_total
-    from (
-        select distinct
-            obligation_key,
-            usage_line_id,
-            billing_period_key,
-            obligation_total
-        from {{ ref('int_recognition_prepaid_credits') }}
-        where obligation_kind = 'credit_drawdown'
-    ) as drawdown_obligations
-    group by usage_line_id, billing_period_key
-) as totals
+left join drawdown_totals as totals
     on scheduled.contract_line_id = totals.usage_line_id
     and scheduled.billing_period_key = totals.billing_period_key

@@ -275,13 +275,17 @@ posted_lines as (
         on entry_lines.account_id = netsuite_accounts.account_id
 ),
 
+-- An entry's content, comparable between what NetSuite holds and what should be: its lines'
+-- accounts and amounts in line order.
+{%- set entry_fingerprint = dbt.listagg(
+    dbt.concat(["coalesce(account_number, '?')", "'|'",
+                dbt.safe_cast("debit", api.Column.translate_type("string")), "'|'",
+                dbt.safe_cast("credit", api.Column.translate_type("string"))]),
+    "','", "order by line_number") %}
 posted_fingerprints as (
     select
         external_id,
-        {{ dbt.listagg(dbt.concat(["coalesce(account_number, '?')", "'|'",
-                                   dbt.safe_cast("debit", api.Column.translate_type("string")), "'|'",
-                                   dbt.safe_cast("credit", api.Column.translate_type("string"))]),
-                       "','", "order by line_number") }} as fingerprint
+        {{ entry_fingerprint }} as fingerprint
     from posted_lines
     group by external_id
 ),
@@ -289,10 +293,7 @@ posted_fingerprints as (
 desired_fingerprints as (
     select
         base_external_id,
-        {{ dbt.listagg(dbt.concat(["coalesce(account_number, '?')", "'|'",
-                                   dbt.safe_cast("debit", api.Column.translate_type("string")), "'|'",
-                                   dbt.safe_cast("credit", api.Column.translate_type("string"))]),
-                       "','", "order by line_number") }} as fingerprint
+        {{ entry_fingerprint }} as fingerprint
     from mapped_lines
     group by base_external_id
 ),

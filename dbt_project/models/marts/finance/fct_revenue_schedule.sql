@@ -62,13 +62,11 @@ expected_invoice_lines as (
 
 expected_billed as (
     select
-        expected_invoice_lines.contract_line_id,
-        months.period_start as accounting_period_start,
-        sum(expected_invoice_lines.amount) as billed
+        contract_line_id,
+        cast({{ dbt.date_trunc('month', 'invoice_date') }} as date) as accounting_period_start,
+        sum(amount) as billed
     from expected_invoice_lines
-    inner join months
-        on expected_invoice_lines.invoice_date between months.period_start and months.period_end
-    group by expected_invoice_lines.contract_line_id, months.period_start
+    group by contract_line_id, cast({{ dbt.date_trunc('month', 'invoice_date') }} as date)
 ),
 
 -- NetSuite's invoice lines by subscription line and month. A negative line on a prepaid credit
@@ -77,28 +75,24 @@ expected_billed as (
 netsuite_billed as (
     select
         lines.contract_line_id,
-        months.period_start as accounting_period_start,
+        cast({{ dbt.date_trunc('month', 'invoices.invoice_date') }} as date) as accounting_period_start,
         sum(invoice_lines.amount) as billed
     from {{ ref('stg_netsuite__invoice_lines') }} as invoice_lines
     inner join {{ ref('stg_netsuite__invoices') }} as invoices
         on invoice_lines.invoice_id = invoices.invoice_id
     inner join lines
         on invoice_lines.subscription_line_id = lines.netsuite_subscription_line_id
-    inner join months
-        on invoices.invoice_date between months.period_start and months.period_end
     where not (lines.line_kind = 'prepaid_credit' and invoice_lines.amount < 0)
-    group by lines.contract_line_id, months.period_start
+    group by lines.contract_line_id, cast({{ dbt.date_trunc('month', 'invoices.invoice_date') }} as date)
 ),
 
 credit_applied_billed as (
     select
-        credit_applied_by_usage_line.contract_line_id,
-        months.period_start as accounting_period_start,
-        sum(credit_applied_by_usage_line.amount) as billed
+        contract_line_id,
+        cast({{ dbt.date_trunc('month', 'invoice_date') }} as date) as accounting_period_start,
+        sum(amount) as billed
     from credit_applied_by_usage_line
-    inner join months
-        on credit_applied_by_usage_line.invoice_date between months.period_start and months.period_end
-    group by credit_applied_by_usage_line.contract_line_id, months.period_start
+    group by contract_line_id, cast({{ dbt.date_trunc('month', 'invoice_date') }} as date)
 ),
 
 invoiced as (
