@@ -34,6 +34,28 @@ def raw_pipeline(system: str, warehouse: str | Path, pipelines_dir: str | Path |
     )
 
 
+def _finish_interrupted_normalize_commit(pipeline: dlt.Pipeline) -> None:
+    """Complete a normalize step killed between its two commit moves.
+
+    dlt commits a normalized package by renaming it into the load storage and then deleting the
+    extracted package it came from. A kill between the two leaves both; the next normalize would
+    normalize the extracted copy again and fail renaming it onto the committed one ("Directory not
+    empty"). The rename is the commit, so the extracted copy of a committed package is only
+    deleted, as dlt would have done.
+    """
+    extracted = pipeline._get_normalize_storage().extracted_packages
+    load_storage = pipeline._get_load_storage()
+    committed = (load_storage.normalized_packages, load_storage.loaded_packages)
+    for load_id in _package_ids(extracted):
+        if any(packages.storage.has_folder(packages.get_package_path(load_id)) for packages in committed):
+            extracted.delete_package(load_id)
+
+
+def _package_ids(packages) -> list[str]:
+    # A storage folder is only created once a package of its kind has existed.
+    return list(packages.list_packages()) if packages.storage.has_folder(".") else []
+
+
 def finish_interrupted_load(pipeline: dlt.Pipeline) -> None:
     """Complete what a killed run left behind, exactly once, before new data is extracted.
 
@@ -45,6 +67,7 @@ def finish_interrupted_load(pipeline: dlt.Pipeline) -> None:
     the pending packages are normalized and loaded, so the run that follows extracts
     new data (dlt's ``run`` would otherwise only finish the old package).
     """
+    _finish_interrupted_normalize_commit(pipeline)
     for load_id in pipeline.list_normalized_load_packages():
         package = pipeline.get_load_package_info(load_id)
         unfinished = {job.job_file_info.table_name for state in ("new_jobs", "started_jobs", "retry_jobs")

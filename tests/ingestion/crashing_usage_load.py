@@ -4,7 +4,8 @@ cleanup, no exception handlers, no flushed state. Run by test_interrupted_load.p
     python crashing_usage_load.py POINT USAGE_ROOT WORKDIR
 
 POINT: ``mid_extract`` (after two batches of files were read), ``after_extract``,
-``after_normalize``, ``mid_load`` (as the second load job of the events table starts; the first
+``after_normalize``, ``normalize_commit`` (dlt renamed the normalized package into the load
+storage and had not yet deleted the extracted one: its two-move commit cut in half), ``mid_load`` (as the second load job of the events table starts; the first
 is loaded and noted done), ``after_events_commit`` (the warehouse committed the second events
 job, dlt had not yet noted it done: a rerun of the job would insert them twice), or ``slow_reads`` (no crash, but each batch of files takes a
 while to read, like a slow bucket: the run an outside SIGKILL interrupts).
@@ -15,6 +16,7 @@ import os
 import sys
 import time
 
+from dlt.common.storages.load_storage import LoadStorage
 from dlt.destinations import job_client_impl
 from dlt.destinations.impl.duckdb import duck
 
@@ -82,10 +84,19 @@ def main(point: str, usage_root: str, workdir: str) -> None:
         duck.DuckDbCopyJob.run = die_around(duck.DuckDbCopyJob.run)
         job_client_impl.ModelLoadJob.run = die_around(job_client_impl.ModelLoadJob.run)
 
+    if point == "normalize_commit":
+        commit = LoadStorage.commit_new_load_package
+
+        def commit_then_die(self, load_id):
+            commit(self, load_id)
+            _die()
+
+        LoadStorage.commit_new_load_package = commit_then_die
+
     source = usage_module.usage_source(root=usage_root)
-    if point in ("after_extract", "after_normalize"):
+    if point in ("after_extract", "after_normalize", "normalize_commit"):
         pipeline.extract(source)
-        if point == "after_normalize":
+        if point in ("after_normalize", "normalize_commit"):
             pipeline.normalize()
         _die()
     pipeline.run(source)

@@ -53,7 +53,8 @@ def event_files(small_demo_data):
     return usage_root, manifest, files
 
 
-@pytest.mark.parametrize("point", ["mid_extract", "after_extract", "after_normalize", "mid_load",
+@pytest.mark.parametrize("point", ["mid_extract", "after_extract", "after_normalize", "normalize_commit",
+                                   "mid_load",
                                    "after_events_commit"])
 def test_a_load_killed_at_each_step_completes_on_the_next_run(point, tmp_path, event_files):
     usage_root, manifest, files = event_files
