@@ -177,8 +177,172 @@ def usage_outcome(database: str) -> dict:
     return outcome
 
 
+# The reverse-ETL stage: usage records pushed into a private NetSuite emulator that holds each
+# request ``SYNC_LATENCY`` seconds inside a gate of ``SYNC_CONCURRENCY`` slots, as the account's
+# concurrency limit would. The ceiling is what that gate lets through with full batches.
+SYNC_CONCURRENCY = 5
+SYNC_LATENCY = 0.1
+SYNC_ACCOUNT_ID = "1234567-sb1"
+SYNC_PREFIX = "bench:"
+SYNC_PERIOD = ("2026-08-01", "2026-08-31")  # the seed's open accounting period the records fall in
+USAGE_COLUMNS = ("external_id varchar, customer_id varchar, subscription_id varchar, subscription_line_id varchar, "
+                 "usage_quantity decimal(38, 9), usage_date date, memo varchar, sync_blocked_reason varchar")
+
+
+def _netsuite_seed() -> dict[str, list[dict]]:
+    """The least a usage record needs: its customer, subscription and usage line, and the open
+    period its dates fall in (the closed one before it is there to be avoided)."""
+    usd = {"id": "1"}
+    return {
+        "currency": [{"id": "1", "symbol": "USD", "name": "US Dollar", "currencyPrecision": 2}],
+        "subsidiary": [{"id": "1", "name": "US", "currency": usd, "country": "US"}],
+        "accountingperiod": [
+            {"id": "100", "periodName": "Jul 2026", "startDate": "2026-07-01", "endDate": "2026-07-31",
+             "closed": True, "isQuarter": False, "isYear": False},
+            {"id": "101", "periodName": "Aug 2026", "startDate": SYNC_PERIOD[0], "endDate": SYNC_PERIOD[1],
+             "closed": False, "isQuarter": False, "isYear": False},
+        ],
+        "customer": [{"id": "1", "entityId": "C0001", "companyName": "Bench customer", "externalId": "C0001",
+                      "subsidiary": {"id": "1"}, "currency": usd}],
+        "item": [{"id": "200", "itemId": "api_calls", "displayName": "API calls", "itemType": "Service",
+                  "externalId": "api_calls"}],
+        "priceplan": [{"id": "300", "externalId": "PP-unit", "currency": usd, "priceModelType": "unit",
+                       "priceTiers": {"items": [{"fromVal": 0, "toVal": None, "price": "0.0125"}]}}],
+        "subscription": [{"id": "400", "externalId": "K0001", "customer": {"id": "1"}, "subsidiary": {"id": "1"},
+                          "currency": usd, "startDate": "2026-01-01", "billingFrequency": "MONTHLY",
+                          "status": "ACTIVE"}],
+        "subscriptionline": [{"id": "500", "externalId": "K0001-api", "subscription": {"id": "400"},
+                              "item": {"id": "200"}, "lineNumber": 1, "subscriptionLineType": "Usage",
+                              "status": "ACTIVE", "pricePlan": {"id": "300"}}],
+    }
+
+
+def _sync_warehouse(database: str, records: int):
+    """The sync model as dbt would leave it: ``records`` usage records with unique external IDs,
+    exact nine-decimal quantities and dates spread over the open period."""
+    import duckdb
+
+    connection = duckdb.connect(database)
+    connection.execute("create schema reverse_etl_sync")
+    connection.execute(f"create table reverse_etl_sync.sync_netsuite__usage_records ({USAGE_COLUMNS})")
+    connection.execute(f"""
+        insert into reverse_etl_sync.sync_netsuite__usage_records
+        select
+            '{SYNC_PREFIX}usage:' || lpad(i::varchar, 8, '0'),
+            '1', '400', '500',
+            (hash(i) % 10000000)::decimal(38, 9) / 1000 + (i % 1000)::decimal(38, 9) / 1000000000,
+            date '{SYNC_PERIOD[0]}' + (i % 31)::integer,
+            'bench usage record ' || i,
+            null
+        from range({records}) as r(i)
+    """)
+    return connection
+
+
+def _serve_netsuite(pipe, work_dir: str, keys: dict[str, str]) -> None:
+    """The emulator's own process (the account is remote: its CPU is not the client's). Sends
+    its base URL and CA bundle, serves until told to stop."""
+    from emulators.common.server import EmulatorServer
+    from emulators.common.tls import create_run_certificates
+    from emulators.netsuite import NetSuiteApp
+
+    work = Path(work_dir)
+    app = NetSuiteApp(SYNC_ACCOUNT_ID, **keys, concurrency_limit=SYNC_CONCURRENCY, latency=SYNC_LATENCY,
+                      async_delay=0.0, seed_file=work / "netsuite-seed.json")
+    certificates = create_run_certificates(work / "tls")
+    server = EmulatorServer(app, certificates).start()
+    try:
+        pipe.send((server.base_url, str(certificates.ca_bundle)))
+        pipe.recv()  # stop
+    finally:
+        server.stop()
+
+
+def reverse_etl(work_dir: str, records: str) -> dict:
+    """The NetSuite usage-record sync (plan, send, confirm by read-back, ledger) of ``records``
+    records, timed as a whole, against a private emulator in a process of its own; then a
+    SuiteQL count checks that NetSuite holds every record exactly once. The emulator's request
+    log gives the requests it answered (429 refusals included) during the sync."""
+    import multiprocessing
+    import secrets
+
+    from emulators.common.http import dumps
+    from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
+    from reverse_etl.engine import run_sync
+    from reverse_etl.mapping import load_mapping
+    from reverse_etl.netsuite import BATCH_SIZE, NetSuiteDestination
+
+    expected = int(records)
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "netsuite-seed.json").write_bytes(dumps(_netsuite_seed()))
+    keys = {name: secrets.token_hex(32) for name in ("consumer_key", "consumer_secret", "token_id", "token_secret")}
+    pipe, child_pipe = multiprocessing.Pipe()
+    emulator = multiprocessing.get_context("spawn").Process(
+        target=_serve_netsuite, args=(child_pipe, str(work), keys), name="netsuite-emulator", daemon=True)
+    emulator.start()
+    try:
+        if not pipe.poll(60):
+            raise SystemExit("bench reverse_etl: the NetSuite emulator did not start within 60 s")
+        base_url, ca_bundle = pipe.recv()
+        warehouse = _sync_warehouse(str(work / "warehouse.duckdb"), expected)
+        connection = NetSuiteConnection(base_url, NetSuiteCredentials(SYNC_ACCOUNT_ID, **keys), ca_bundle=ca_bundle)
+        destination = NetSuiteDestination(connection, concurrency=SYNC_CONCURRENCY)
+        mapping = load_mapping("netsuite").objects["usage_records"]
+        marks: dict[str, float] = {}
+        send = destination.send
+
+        def timed_send(*arguments, **options):  # when planning ends and when sending ends
+            marks["send_started"] = time.perf_counter()
+            try:
+                return send(*arguments, **options)
+            finally:
+                marks["send_finished"] = time.perf_counter()
+
+        destination.send = timed_send
+        started = time.perf_counter()
+        result = run_sync(warehouse, destination, "usage_records", mapping)
+        seconds = time.perf_counter() - started
+        log = connection.session.get(f"{base_url}/_emulator/requests", timeout=30).json()["requests"]
+        held = list(connection.suiteql(f"SELECT count(*) AS n FROM usage WHERE externalid LIKE '{SYNC_PREFIX}%'"))
+        warehouse.close()
+    finally:
+        pipe.send("stop")
+        emulator.join(30)
+        if emulator.is_alive():
+            emulator.kill()
+    held_count = int(held[0]["n"])
+    if held_count != expected or result.succeeded != expected:
+        raise SystemExit(f"bench reverse_etl: NetSuite holds {held_count:,} bench usage records and the sync "
+                         f"confirmed {result.succeeded:,}, expected {expected:,} (failed {result.failed:,}, "
+                         f"retry {result.retry:,}, status {result.status}; {result.errors[:3]})")
+    by_kind: dict[str, int] = {}
+    for entry in log:
+        kind = ("refused (429)" if entry["status"] == 429 else "batch PUT" if entry["method"] == "PUT"
+                else "SuiteQL" if entry["path"].endswith("/suiteql")
+                else "job poll" if "/job/" in entry["path"] else f"other {entry['method']}")
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+    ceiling = SYNC_CONCURRENCY * BATCH_SIZE / SYNC_LATENCY
+    return {
+        "seconds": seconds,
+        "rows": expected,
+        "records_per_second": expected / seconds,
+        "ceiling_records_per_second": ceiling,
+        "ratio_to_ceiling": expected / seconds / ceiling,
+        "requests": len(log),
+        "requests_per_second": len(log) / seconds,
+        "requests_by_kind": dict(sorted(by_kind.items())),
+        "phases_seconds": {"plan": round(marks["send_started"] - started, 3),
+                           "send_and_confirm": round(marks["send_finished"] - marks["send_started"], 3),
+                           "record_outcomes": round(started + seconds - marks["send_finished"], 3)},
+        "held_in_netsuite": held_count,
+        "sync": {"succeeded": result.succeeded, "failed": result.failed, "retry": result.retry,
+                 "status": result.status},
+        "concurrency": SYNC_CONCURRENCY, "latency_seconds": SYNC_LATENCY, "batch_size": BATCH_SIZE,
+    }
+
 STAGES = {"read_parquet": read_parquet, "ingestion": ingestion, "crm_erp": crm_erp, "dbt_build": dbt_build,
-          "usage_outcome": usage_outcome}
+          "usage_outcome": usage_outcome, "reverse_etl": reverse_etl}
 
 if __name__ == "__main__":
     stage, *arguments = sys.argv[1:]

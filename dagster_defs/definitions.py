@@ -7,13 +7,13 @@ from dagster_dbt import DbtCliResource
 from dagster_dlt import DagsterDltResource
 
 from dagster_defs.assets.ingestion import netsuite_ingestion, salesforce_ingestion, usage_ingestion
-from dagster_defs.assets.reverse_etl import netsuite_usage_records, salesforce_usage_summaries
+from dagster_defs.assets.reverse_etl import reverse_etl_assets
 from dagster_defs.assets.transformation import meterledger_dbt_models
 from dagster_defs.project import dbt_project
 from dagster_defs.resources import NetSuiteResource, SalesforceResource, UsageFilesResource, WarehouseResource
 
 all_assets = [usage_ingestion, salesforce_ingestion, netsuite_ingestion, meterledger_dbt_models,
-              netsuite_usage_records, salesforce_usage_summaries]
+              *reverse_etl_assets]
 
 defs = Definitions(
     assets=all_assets,

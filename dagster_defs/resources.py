@@ -59,6 +59,8 @@ class SalesforceResource(ConfigurableResource):
     client_secret: str
     ca_bundle: str
     api_version: str = "62.0"
+    # Above this many records to write, a sync uses Bulk API 2.0 instead of sObject Collections.
+    bulk_threshold: int = 2000
 
     def connection(self) -> SalesforceConnection:
         return SalesforceConnection(self.login_url, self.client_id, self.client_secret,

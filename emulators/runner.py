@@ -27,6 +27,8 @@ class EmulatorStack:
     netsuite_port: int = 0
     salesforce_port: int = 0
     netsuite_concurrency: int = 5
+    latency: float = 0.0  # seconds added to every service request of both emulators
+    netsuite_async_delay: float = 0.1  # seconds the NetSuite async worker waits before each job
 
     def __post_init__(self) -> None:
         # Absolute paths: the CA bundle path is handed to clients running anywhere.
@@ -40,11 +42,12 @@ class EmulatorStack:
                                     "client_secret": secrets.token_urlsafe(32)}
         self.netsuite = NetSuiteApp(
             NETSUITE_ACCOUNT_ID, **self._netsuite_secrets,
-            concurrency_limit=self.netsuite_concurrency,
+            concurrency_limit=self.netsuite_concurrency, async_delay=self.netsuite_async_delay,
+            latency=self.latency,
             seed_file=self._seed("netsuite"), state_file=self.state_dir / "netsuite-state.json",
         )
         self.salesforce = SalesforceApp(
-            **self._salesforce_secrets, api_version=SALESFORCE_API_VERSION,
+            **self._salesforce_secrets, api_version=SALESFORCE_API_VERSION, latency=self.latency,
             seed_file=self._seed("salesforce"), state_file=self.state_dir / "salesforce-state.json",
         )
         self._servers: list[EmulatorServer] = []

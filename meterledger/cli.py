@@ -105,6 +105,28 @@ def simulate(
         typer.echo(f"kept the simulation's folder: {result.workdir}", err=True)
 
 
+@app.command()
+def sync(
+    destination: list[str] = typer.Option([], "--destination", "-d",
+                                          help="netsuite or salesforce (repeatable; default: both)."),
+    objects: list[str] = typer.Option([], "--object", help="Only this object of the mapping (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Write the plan (reverse_etl.sync_plan) and send nothing."),
+    retry_dead_letters: bool = typer.Option(False, "--retry-dead-letters",
+                                            help="Send dead-lettered records again, even unchanged."),
+    warehouse: Path = typer.Option(None, help="DuckDB warehouse (default: $METERLEDGER_WAREHOUSE, "
+                                              "else warehouse/meterledger.duckdb)."),
+    env_file: Path = typer.Option(Path(".env.emulators"), help="Settings file read when present "
+                                                               "(the environment wins)."),
+) -> None:
+    """Push what the sync_* models say should exist to NetSuite and Salesforce: only new or changed
+    records, every outcome in the reverse_etl ledger."""
+    from meterledger.sync_command import run_sync_command
+
+    summary = run_sync_command(destinations=destination, objects=objects, dry_run=dry_run,
+                               retry_dead_letters=retry_dead_letters, warehouse=warehouse, env_file=env_file)
+    typer.echo(summary)
+
+
 def _parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)

@@ -111,6 +111,9 @@ def _read_back(stack) -> dict[str, int]:
         "netsuite_journal_entries": sum(1 for _ in netsuite.suiteql(
             "SELECT id FROM transaction WHERE type = 'Journal'")),
         "salesforce_usage_summaries": sum(1 for _ in salesforce.query("SELECT Id FROM Usage_Summary__c")),
+        "salesforce_credit_balances": sum(1 for _ in salesforce.query("SELECT Id FROM Credit_Balance__c")),
+        "salesforce_accounts": sum(1 for _ in salesforce.query(
+            "SELECT Id FROM Account WHERE Credit_Balance__c != null")),
     }
 
 
@@ -188,7 +191,6 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
         for entry_type, count, books, late, blocked, unbalanced in entry_counts:
             lines.append(f"  {entry_type:<28} {count:>6,} entries in {books} subsidiary/currency books, "
                          f"{late:,} posted in a later open period, {blocked:,} blocked, {unbalanced:,} unbalanced")
-        produced_entries = sum(row[1] for row in entry_counts)
         coverage = connection.execute("""
                 select entry_lines.subsidiary_code, entry_lines.currency_code,
                     string_agg(distinct contract_lines.line_kind, ', ' order by contract_lines.line_kind)
@@ -198,21 +200,30 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
         lines.append("  line kinds with entries     " + "; ".join(
             f"{subsidiary} {currency}: {kinds}" for subsidiary, currency, kinds in coverage))
 
-        last_runs = {(destination, object_name): (planned, unchanged, sent, failed) for
-                     destination, object_name, planned, unchanged, sent, failed in connection.execute(
-            "select destination, object_name, planned, unchanged, sent, failed from reverse_etl.sync_runs "
+        last_runs = {(destination, object_name): counts for destination, object_name, *counts in connection.execute(
+            "select destination, object_name, planned, unchanged, blocked, succeeded, failed + retry "
+            "from reverse_etl.sync_runs "
             "qualify row_number() over (partition by destination, object_name order by finished_at desc) = 1"
         ).fetchall()}
-    lines += ["", "Reverse ETL (this run)"]
+        blocked_reasons = connection.execute("""
+                select regexp_replace(reason, '[0-9-]{10}(\\.\\.[0-9-]{10})?|internal id [0-9]+|\\b20[0-9]{2}-[0-9]{2}\\b',
+                                      '…', 'g') as kind, count(*)
+                from reverse_etl.sync_plan where action = 'blocked' and destination = 'netsuite'
+                group by 1 order by 2 desc limit 4""").fetchall()
+    lines += ["", "Reverse ETL (this run; ledger in reverse_etl.sync_ledger, plan in reverse_etl.sync_plan)"]
     for label, key, held in (("NetSuite usage records", ("netsuite", "usage_records"), "netsuite_usage"),
+                             ("NetSuite journal entries", ("netsuite", "journal_entries"), "netsuite_journal_entries"),
                              ("Salesforce usage summaries", ("salesforce", "usage_summaries"),
-                              "salesforce_usage_summaries")):
-        planned, unchanged, sent, failed = last_runs.get(key, (0, 0, 0, 0))
-        lines.append(f"  {label:<28} {planned:>6,} produced, {sent - failed:>6,} pushed, {unchanged:>6,} unchanged, "
-                     f"{failed:,} failed; {readback[held]:,} in the destination now")
+                              "salesforce_usage_summaries"),
+                             ("Salesforce credit balances", ("salesforce", "credit_balances"),
+                              "salesforce_credit_balances"),
+                             ("Salesforce account balances", ("salesforce", "accounts"), "salesforce_accounts")):
+        planned, unchanged, blocked, pushed, failed = last_runs.get(key, (0, 0, 0, 0, 0))
+        lines.append(f"  {label:<28} {planned:>6,} planned, {pushed:>6,} pushed, {unchanged:>6,} unchanged, "
+                     f"{blocked:>6,} blocked, {failed:,} failed; {readback[held]:,} in the destination now")
+    for reason, count in blocked_reasons:
+        lines.append(f"    blocked x{count:,}: {reason}")
     lines += [
-        f"  {'Journal entries':<28} {produced_entries:>6,} produced (reverse_etl_sync.sync_netsuite__journal_entries); "
-        f"the sync that pushes them is issue 7 ({readback['netsuite_journal_entries']:,} in NetSuite)",
         "",
         "Where to look next",
         f"  warehouse:   {warehouse}  (duckdb -readonly, or any DuckDB client; marts in schema 'marts')",

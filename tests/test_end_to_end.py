@@ -100,21 +100,32 @@ def test_monthly_sum_usage_matches_the_files(pipeline_run):
 def test_usage_records_in_netsuite_match_the_sync_model(pipeline_run):
     wanted = {external_id: (quantity, str(line)) for external_id, quantity, line in _query(
         pipeline_run, "select external_id, usage_quantity, subscription_line_id "
-                      "from reverse_etl_sync.sync_netsuite__usage_records")}
+                      "from reverse_etl_sync.sync_netsuite__usage_records where sync_blocked_reason is null")}
     in_netsuite = {row["externalid"]: (Decimal(row["usagequantity"]), row["usagesubscriptionline"]) for row in
                    _netsuite(pipeline_run).suiteql(
                        "SELECT externalid, usagequantity, usagesubscriptionline FROM usage")}
-    assert wanted, "the demo range must hold complete months"
+    assert wanted, "the demo range must hold final billing periods"
     assert in_netsuite == wanted
 
 
-def test_only_complete_months_are_sent_to_netsuite(pipeline_run):
-    [(incomplete,)] = _query(pipeline_run, """
-        select count(*) from reverse_etl_sync.sync_netsuite__usage_records as records
-        inner join marts.fct_usage_monthly as months on records.external_id = 'usage:' || months.usage_month_key
-        where not months.is_complete""")
-    [(provisional,)] = _query(pipeline_run, "select count(*) from marts.fct_usage_monthly where not is_complete")
-    assert incomplete == 0 and provisional > 0
+def test_only_final_usage_records_are_sent_to_netsuite(pipeline_run):
+    sent = {row["externalid"] for row in _netsuite(pipeline_run).suiteql("SELECT externalid FROM usage")}
+    statuses = dict(_query(pipeline_run, "select external_id, usage_status from marts.fct_usage_records"))
+    assert sent and {statuses[external_id] for external_id in sent} <= {"final", "adjustment"}
+    [(provisional, reasons)] = _query(pipeline_run, """
+        select count(*), count(*) filter (where sync_blocked_reason like '%not final%')
+        from reverse_etl_sync.sync_netsuite__usage_records as records
+        inner join marts.fct_usage_records as usage using (external_id)
+        where usage.usage_status = 'provisional'""")
+    assert provisional > 0 and reasons == provisional
+
+
+def test_journal_entries_in_netsuite_match_the_sync_model(pipeline_run):
+    wanted = dict(_query(pipeline_run, """
+        select external_id, sum(debit) from reverse_etl_sync.sync_netsuite__journal_entries group by 1"""))
+    held = {row["externalid"]: Decimal(row["foreigntotal"]) for row in _netsuite(pipeline_run).suiteql(
+        "SELECT externalid, foreigntotal FROM transaction WHERE type = 'Journal'")}
+    assert wanted and held == wanted  # one entry per external ID, its debits to the cent
 
 
 def test_usage_summaries_in_salesforce_match_the_sync_model(pipeline_run):
@@ -126,12 +137,32 @@ def test_usage_summaries_in_salesforce_match_the_sync_model(pipeline_run):
     assert wanted and in_salesforce == wanted
 
 
+def test_credit_balances_in_salesforce_match_the_sync_model(pipeline_run):
+    wanted = dict(_query(pipeline_run, "select external_id, remaining_amount "
+                                       "from reverse_etl_sync.sync_salesforce__credit_balances"))
+    held = {record["External_Id__c"]: Decimal(str(record["Remaining_Amount__c"])) for record in
+            _salesforce(pipeline_run).query("SELECT External_Id__c, Remaining_Amount__c FROM Credit_Balance__c")}
+    assert wanted and held == wanted
+    accounts = dict(_query(pipeline_run, "select account_id, credit_balance from reverse_etl_sync.sync_salesforce__accounts"))
+    ids = ", ".join(f"'{account}'" for account in accounts)
+    balances = {record["Id"]: Decimal(str(record["Credit_Balance__c"])) for record in
+                _salesforce(pipeline_run).query(f"SELECT Id, Credit_Balance__c FROM Account WHERE Id IN ({ids})")}
+    assert balances == accounts
+
+
 def test_ledger_records_every_record_sent(pipeline_run):
-    rows = _query(pipeline_run, "select destination, status, count(*) from reverse_etl.sync_ledger group by 1, 2")
-    statuses = {(destination, status): count for destination, status, count in rows}
-    [(usage_records,)] = _query(pipeline_run, "select count(*) from reverse_etl_sync.sync_netsuite__usage_records")
+    statuses = {(object_name, status): count for object_name, status, count in _query(
+        pipeline_run, "select object_name, status, count(*) from reverse_etl.sync_ledger group by 1, 2")}
+    [(usage_records,)] = _query(pipeline_run, "select count(*) from reverse_etl_sync.sync_netsuite__usage_records "
+                                              "where sync_blocked_reason is null")
+    [(entries,)] = _query(pipeline_run, "select count(distinct external_id) "
+                                        "from reverse_etl_sync.sync_netsuite__journal_entries")
     [(summaries,)] = _query(pipeline_run, "select count(*) from reverse_etl_sync.sync_salesforce__usage_summaries")
-    assert statuses == {("netsuite", "synced"): usage_records, ("salesforce", "synced"): summaries}
+    [(balances,)] = _query(pipeline_run, "select count(*) from reverse_etl_sync.sync_salesforce__credit_balances")
+    [(accounts,)] = _query(pipeline_run, "select count(*) from reverse_etl_sync.sync_salesforce__accounts")
+    assert statuses == {("usage_records", "synced"): usage_records, ("journal_entries", "synced"): entries,
+                        ("usage_summaries", "synced"): summaries, ("credit_balances", "synced"): balances,
+                        ("accounts", "synced"): accounts}
 
 
 def _table_fingerprints(run) -> dict[str, tuple[int, int]]:
@@ -165,9 +196,10 @@ def test_a_second_run_loads_nothing_new_and_sends_nothing(pipeline_run):
     materialize_all()
     assert _query(pipeline_run, "select count(*) from raw_usage.usage_events") == before
     last_runs = _query(pipeline_run, """
-        select destination, sent from reverse_etl.sync_runs
-        qualify row_number() over (partition by destination order by finished_at desc) = 1""")
-    assert sorted(last_runs) == [("netsuite", 0), ("salesforce", 0)]
+        select object_name, sent, to_create + to_update from reverse_etl.sync_runs
+        qualify row_number() over (partition by destination, object_name order by finished_at desc) = 1""")
+    assert sorted(last_runs) == [(name, 0, 0) for name in sorted(
+        ["usage_records", "journal_entries", "usage_summaries", "credit_balances", "accounts"])]
     raw_accounts = _query(pipeline_run, "select count(*), count(distinct id) from raw_salesforce.account")
     assert raw_accounts[0][0] == raw_accounts[0][1] == pipeline_run.manifest["counts"]["salesforce_records"]["Account"]
 

@@ -1,51 +1,75 @@
-"""Reverse-ETL assets, each downstream of the sync_* model it pushes."""
+"""Reverse-ETL assets, each downstream of the sync_* model it pushes.
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+One asset per destination object; its materialization metadata holds the plan's and the
+outcomes' counts. A sync the destination stopped (its daily allowance spent) fails the step so
+the run shows it; what was sent is in the ledger either way. Records the destination refused do
+not fail the step: they are counted, kept in the ledger with the destination's message and
+retried (then dead-lettered), and the other records go through.
+"""
+
+from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, asset
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_defs.assets.transformation import meterledger_dbt_models
 from dagster_defs.resources import NetSuiteResource, SalesforceResource, WarehouseResource
-from reverse_etl.destinations import NetSuiteDestination, SalesforceDestination
-from reverse_etl.engine import run_sync
 from reverse_etl.ledger import SyncResult
-from reverse_etl.mapping import load_mapping
+from reverse_etl.netsuite import NetSuiteDestination
+from reverse_etl.protocol import Destination
+from reverse_etl.salesforce import SalesforceDestination
+from reverse_etl.syncs import sync_destination
 
 
-def _result(sync: SyncResult) -> MaterializeResult:
-    return MaterializeResult(metadata={
-        "planned": sync.planned, "unchanged": sync.unchanged, "sent": sync.sent,
-        "succeeded": sync.succeeded, "failed": sync.failed,
-        "first_errors": "\n".join(sync.errors[:10]),
-    })
-
-
-@asset(
-    deps=[get_asset_key_for_model([meterledger_dbt_models], "sync_netsuite__usage_records")],
-    group_name="reverse_etl",
-    kinds={"netsuite"},
-)
-def netsuite_usage_records(context: AssetExecutionContext, warehouse: WarehouseResource,
-                           netsuite: NetSuiteResource) -> MaterializeResult:
-    """SuiteBilling Usage Records upserted by external ID for complete months."""
-    mapping = load_mapping("netsuite").objects["usage_records"]
-    destination = NetSuiteDestination(netsuite.connection(), concurrency=netsuite.concurrency)
+def _materialize(context: AssetExecutionContext, warehouse: WarehouseResource, destination: Destination,
+                 object_name: str) -> MaterializeResult:
     with warehouse.connect() as connection:
-        sync = run_sync(connection, destination, "usage_records", mapping, run_id=context.run.run_id)
-    context.log.info("NetSuite usage records: %s sent, %s failed", sync.sent, sync.failed)
-    return _result(sync)
+        [result] = sync_destination(connection, destination, objects=[object_name], run_id=context.run.run_id)
+    context.log.info("%s %s: %s", destination.name, object_name, result.as_metadata())
+    if result.status == "stopped":
+        raise Failure(f"{destination.name} {object_name}: stopped: {result.stop_reason}",
+                      metadata=_metadata(result))
+    return MaterializeResult(metadata=_metadata(result))
 
 
-@asset(
-    deps=[get_asset_key_for_model([meterledger_dbt_models], "sync_salesforce__usage_summaries")],
-    group_name="reverse_etl",
-    kinds={"salesforce"},
-)
-def salesforce_usage_summaries(context: AssetExecutionContext, warehouse: WarehouseResource,
-                               salesforce: SalesforceResource) -> MaterializeResult:
-    """Usage_Summary__c records upserted through sObject Collections."""
-    mapping = load_mapping("salesforce").objects["usage_summaries"]
-    destination = SalesforceDestination(salesforce.connection())
-    with warehouse.connect() as connection:
-        sync = run_sync(connection, destination, "usage_summaries", mapping, run_id=context.run.run_id)
-    context.log.info("Salesforce usage summaries: %s sent, %s failed", sync.sent, sync.failed)
-    return _result(sync)
+def _metadata(result: SyncResult) -> dict:
+    return {**result.as_metadata(), "first_errors": "\n".join(result.errors[:10])}
+
+
+def _sync_asset(destination_name: str, object_name: str, model: str, description: str) -> AssetsDefinition:
+    kinds = {destination_name}
+    deps = [get_asset_key_for_model([meterledger_dbt_models], model)]
+    name = f"{destination_name}_{object_name}"
+
+    if destination_name == "netsuite":
+        @asset(name=name, deps=deps, group_name="reverse_etl", kinds=kinds, description=description)
+        def netsuite_sync(context: AssetExecutionContext, warehouse: WarehouseResource,
+                          netsuite: NetSuiteResource) -> MaterializeResult:
+            destination = NetSuiteDestination(netsuite.connection(), concurrency=netsuite.concurrency)
+            return _materialize(context, warehouse, destination, object_name)
+        return netsuite_sync
+
+    @asset(name=name, deps=deps, group_name="reverse_etl", kinds=kinds, description=description)
+    def salesforce_sync(context: AssetExecutionContext, warehouse: WarehouseResource,
+                        salesforce: SalesforceResource) -> MaterializeResult:
+        destination = SalesforceDestination(salesforce.connection(), bulk_threshold=salesforce.bulk_threshold)
+        return _materialize(context, warehouse, destination, object_name)
+    return salesforce_sync
+
+
+netsuite_usage_records = _sync_asset(
+    "netsuite", "usage_records", "sync_netsuite__usage_records",
+    "SuiteBilling Usage Records of final billing periods, in async batch upserts by external ID.")
+netsuite_journal_entries = _sync_asset(
+    "netsuite", "journal_entries", "sync_netsuite__journal_entries",
+    "Journal entries upserted by external ID with their lines replaced; corrections are reversals.")
+salesforce_usage_summaries = _sync_asset(
+    "salesforce", "usage_summaries", "sync_salesforce__usage_summaries",
+    "Usage_Summary__c records upserted through sObject Collections (Bulk API 2.0 when large).")
+salesforce_credit_balances = _sync_asset(
+    "salesforce", "credit_balances", "sync_salesforce__credit_balances",
+    "Credit_Balance__c records, one per prepaid credit block, upserted by external ID.")
+salesforce_accounts = _sync_asset(
+    "salesforce", "accounts", "sync_salesforce__accounts",
+    "Account credit fields, updated only (an Account is never created by the sync).")
+
+reverse_etl_assets = [netsuite_usage_records, netsuite_journal_entries, salesforce_usage_summaries,
+                      salesforce_credit_balances, salesforce_accounts]

@@ -2,17 +2,28 @@
 
 Shared behaviour lives here so the two emulators differ only in their API: routes under
 ``/_emulator/`` are the test controls (arm faults, reset, read state), a concurrency gate answers
-over-limit requests with the service's own error, and faults are applied in one place.
+over-limit requests with the service's own error, faults are applied in one place, every service
+request can be held ``latency`` seconds (inside the gate, like a real round trip) and every service
+request is written to a bounded request log.
+
+Common controls (every emulator)::
+
+    POST|DELETE /_emulator/faults                  arm a fault / disarm all
+    GET|POST    /_emulator/latency {"seconds": s}  read / set the added latency -> {"seconds"}
+    GET|DELETE  /_emulator/requests                the request log -> {"requests", "writes"} / clear it
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import socket
 import ssl
 import threading
 import time
+from collections import deque
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -23,6 +34,44 @@ from emulators.common.tls import RunCertificates
 log = logging.getLogger(__name__)
 
 CONTROL_PREFIX = "/_emulator/"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+REQUEST_LOG_SIZE = 100_000
+
+
+class RequestLog:
+    """The service requests an emulator answered, for tests: the last ``size`` entries
+    ``{"method", "path", "status", "write"}`` (``status`` None for a dropped connection) and a count
+    of every write ever seen, which is not bounded by ``size``. Thread-safe."""
+
+    def __init__(self, size: int = REQUEST_LOG_SIZE) -> None:
+        self._entries: deque[dict] = deque(maxlen=size)
+        self._writes = 0
+        self._lock = threading.Lock()
+
+    def record(self, method: str, path: str, status: int | None, write: bool) -> None:
+        entry = {"method": method, "path": path, "status": status, "write": write}
+        with self._lock:
+            self._entries.append(entry)
+            if write:
+                self._writes += 1
+
+    @property
+    def writes(self) -> int:
+        with self._lock:
+            return self._writes
+
+    def entries(self) -> list[dict]:
+        with self._lock:
+            return list(self._entries)
+
+    def as_json(self) -> dict:
+        with self._lock:
+            return {"requests": list(self._entries), "writes": self._writes}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._writes = 0
 
 
 class EmulatorApp:
@@ -30,16 +79,25 @@ class EmulatorApp:
     ``self.control`` and write their service's error bodies."""
 
     name = "emulator"
+    # Requests that use POST to read (full-match regular expressions on the path): not writes.
+    read_only_posts: tuple[str, ...] = ()
 
-    def __init__(self, concurrency_limit: int | None = None) -> None:
+    def __init__(self, concurrency_limit: int | None = None, latency: float = 0.0) -> None:
         self.router = Router()
         self.control = Router()
         self.faults = FaultQueue()
         self.concurrency_limit = concurrency_limit
+        self.latency = self._check_latency(latency)
+        self.requests = RequestLog()
+        self._read_only_posts = [re.compile(pattern) for pattern in self.read_only_posts]
         self._in_flight = 0
         self._in_flight_lock = threading.Lock()
         self.control.add("POST", "/_emulator/faults", self._arm_faults)
         self.control.add("DELETE", "/_emulator/faults", self._clear_faults)
+        self.control.add("GET", "/_emulator/latency", self._control_latency)
+        self.control.add("POST", "/_emulator/latency", self._control_latency)
+        self.control.add("GET", "/_emulator/requests", self._control_requests)
+        self.control.add("DELETE", "/_emulator/requests", self._control_requests)
 
     # Service-specific answers -------------------------------------------------------------
     def fault_response(self, fault: Fault, request: Request) -> Response:
@@ -73,7 +131,41 @@ class EmulatorApp:
         with self._in_flight_lock:
             self._in_flight -= 1
 
+    # Request log ---------------------------------------------------------------------------
+    def is_write(self, method: str, path: str) -> bool:
+        """POST, PUT, PATCH and DELETE are writes, except POSTs matching ``read_only_posts``."""
+        if method not in WRITE_METHODS:
+            return False
+        return not (method == "POST" and any(pattern.fullmatch(path) for pattern in self._read_only_posts))
+
+    def log_request(self, request: Request, status: int | None) -> None:
+        self.requests.record(request.method, request.path, status, self.is_write(request.method, request.path))
+
     # Controls ------------------------------------------------------------------------------
+    @staticmethod
+    def _check_latency(value) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+            raise ValueError("latency must be a number of seconds")
+        seconds = float(value)
+        if not seconds >= 0 or seconds == float("inf"):
+            raise ValueError("latency must be a finite number of seconds, 0 or more")
+        return seconds
+
+    def _control_latency(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                payload = request.json() or {}
+                if "seconds" in payload:
+                    self.latency = self._check_latency(payload["seconds"])
+            except (ValueError, TypeError, AttributeError) as error:
+                return Response.json(400, {"error": f"bad latency: {error}"})
+        return Response.json(200, {"seconds": self.latency})
+
+    def _control_requests(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.requests.clear()
+        return Response.json(200, self.requests.as_json())
+
     def _arm_faults(self, request: Request) -> Response:
         payload = request.json() or {}
         try:
@@ -158,23 +250,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(response)
             return
         if not app.enter():
-            self._send(app.decorate(request, app.over_concurrency_response(request)))
+            # Refused at once: a request over the limit holds no slot, so no added latency.
+            response = app.decorate(request, app.over_concurrency_response(request))
+            app.log_request(request, response.status)
+            self._send(response)
             return
         try:
+            latency = app.latency
+            if latency > 0:
+                time.sleep(latency)  # holding its slot in the gate, like a real round trip
             fault = app.faults.take(request.method, request.path)
             if fault and fault.kind == "drop":
+                app.log_request(request, None)
                 self._drop()
                 return
             if fault and fault.kind == "status":
-                self._send(app.decorate(request, app.fault_response(fault, request)))
-                return
-            if fault and fault.kind == "delay_before":
-                time.sleep(fault.delay)
-            response = app.decorate(request, app.dispatch(request))
-            if fault and fault.kind == "delay_after_apply":
-                time.sleep(fault.delay)
+                response = app.decorate(request, app.fault_response(fault, request))
+            else:
+                if fault and fault.kind == "delay_before":
+                    time.sleep(fault.delay)
+                response = app.decorate(request, app.dispatch(request))
+                if fault and fault.kind == "delay_after_apply":
+                    time.sleep(fault.delay)
         finally:
             app.leave()
+        app.log_request(request, response.status)
         self._send(response)
 
     def _drop(self) -> None:

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--cert-dir", type=Path, default=Path(".emulators/netsuite-tls"))
     parser.add_argument("--concurrency-limit", type=int, default=5)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every service request")
     args = parser.parse_args(argv)
 
     missing = [name for name in ("NETSUITE_ACCOUNT_ID", "NETSUITE_CONSUMER_KEY", "NETSUITE_CONSUMER_SECRET",
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     app = NetSuiteApp(os.environ["NETSUITE_ACCOUNT_ID"], os.environ["NETSUITE_CONSUMER_KEY"],
                       os.environ["NETSUITE_CONSUMER_SECRET"], os.environ["NETSUITE_TOKEN_ID"],
                       os.environ["NETSUITE_TOKEN_SECRET"], concurrency_limit=args.concurrency_limit,
-                      seed_file=args.seed, state_file=args.state)
+                      seed_file=args.seed, state_file=args.state, latency=args.latency)
     certificates = create_run_certificates(args.cert_dir)
     return run_standalone(app, certificates, args.host, args.port, save=bool(args.state))
 

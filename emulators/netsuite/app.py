@@ -17,8 +17,15 @@ Controls (no authentication)::
     GET  /_emulator/records/{type}                           every record of a type, as stored
     POST /_emulator/accountingperiods/{id}/close|open|lock|unlock
     POST /_emulator/save                                     write the state file
-    POST /_emulator/async {"paused": true|false}             hold / release async processing
+    POST /_emulator/async {"paused": true|false, "delay": s} hold / release async processing, set the
+                                                             per-job worker delay -> {"paused", "delay"}
     POST|DELETE /_emulator/faults                            (common framework)
+    GET|POST /_emulator/latency {"seconds": 0.1}             added latency of every service request,
+                                                             held inside the concurrency gate (common)
+    GET|DELETE /_emulator/requests                           request log {"requests": [{"method", "path",
+                                                             "status", "write"}], "writes": N} / clear (common)
+
+SuiteQL (``POST …/suiteql``) is a read: the request log does not count it as a write.
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ import json
 import logging
 from collections import OrderedDict
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
@@ -97,11 +105,12 @@ def _guard(work: Callable[[], Response]) -> Response:
 
 class NetSuiteApp(EmulatorApp):
     name = "netsuite"
+    read_only_posts = (rf"{REST}/query/v1/suiteql",)
 
     def __init__(self, account_id: str, consumer_key: str, consumer_secret: str, token_id: str,
                  token_secret: str, *, concurrency_limit: int = 5, seed_file: Path | None = None,
-                 state_file: Path | None = None, async_delay: float = 0.1) -> None:
-        super().__init__(concurrency_limit=concurrency_limit)
+                 state_file: Path | None = None, async_delay: float = 0.1, latency: float = 0.0) -> None:
+        super().__init__(concurrency_limit=concurrency_limit, latency=latency)
         self.account_id = account_id
         self.realm = realm_for(account_id)
         self.auth = TokenAuthenticator(account_id, consumer_key, consumer_secret, token_id, token_secret)
@@ -528,8 +537,15 @@ class NetSuiteApp(EmulatorApp):
             payload = request.json() or {}
         except json.JSONDecodeError:
             payload = {}
+        if not isinstance(payload, dict):
+            payload = {}
+        if "delay" in payload:
+            delay = payload["delay"]
+            if isinstance(delay, bool) or not isinstance(delay, (int, float, Decimal)) or not 0 <= delay < 3600:
+                return Response.json(400, {"error": "delay must be a number of seconds from 0 to 3600"})
+            self.jobs.delay = float(delay)
         if payload.get("paused") is True:
             self.jobs.pause()
         elif payload.get("paused") is False:
             self.jobs.resume()
-        return Response.json(200, {"paused": self.jobs.paused})
+        return Response.json(200, {"paused": self.jobs.paused, "delay": self.jobs.delay})

@@ -26,12 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-secret", default=os.environ.get("SALESFORCE_CLIENT_SECRET"))
     parser.add_argument("--api-version", default="62.0")
     parser.add_argument("--daily-api-limit", type=int, default=100_000)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every service request")
     args = parser.parse_args(argv)
     if not args.client_id or not args.client_secret:
         parser.error("--client-id/--client-secret (or SALESFORCE_CLIENT_ID/SALESFORCE_CLIENT_SECRET) are required")
 
     app = SalesforceApp(args.client_id, args.client_secret, api_version=args.api_version,
-                        daily_api_limit=args.daily_api_limit, seed_file=args.seed, state_file=args.state)
+                        daily_api_limit=args.daily_api_limit, seed_file=args.seed, state_file=args.state,
+                        latency=args.latency)
     certificates = create_run_certificates(args.cert_dir)
     return run_standalone(app, certificates, args.host, args.port, save=bool(args.state))
 

@@ -35,12 +35,13 @@ MAX_CURSORS = 200
 
 class SalesforceApp(EmulatorApp):
     name = "salesforce"
+    read_only_posts = (r"/services/oauth2/token",)  # the request log does not count a token as a write
 
     def __init__(self, client_id: str, client_secret: str, *, api_version: str = "62.0",
                  daily_api_limit: int = 100_000, seed_file: Path | None = None, state_file: Path | None = None,
                  token_ttl: float = 7200.0, bulk_step_delay: float = 0.2,
-                 concurrency_limit: int | None = None) -> None:
-        super().__init__(concurrency_limit=concurrency_limit)
+                 concurrency_limit: int | None = None, latency: float = 0.0) -> None:
+        super().__init__(concurrency_limit=concurrency_limit, latency=latency)
         self.api_version = api_version
         self.seed_file = Path(seed_file) if seed_file else None
         self.state_file = Path(state_file) if state_file else None

@@ -241,6 +241,18 @@ OBJECTS: dict[str, ObjectDef] = {definition.name: definition for definition in [
         CURRENCY_ISO_CODE,
         _text("Status__c"),
     ]),
+    # One per prepaid credit block, written by the reverse ETL (sync_salesforce__credit_balances).
+    _object("Credit_Balance__c", "a05", [
+        _ext("External_Id__c", unique=True),
+        _ref("Account__c", "Account", required=True),
+        _text("Credit_Block_Id__c"),
+        _money("Granted_Amount__c"),
+        _money("Consumed_Amount__c"),
+        _money("Remaining_Amount__c"),
+        CURRENCY_ISO_CODE,
+        _date("Expires_On__c"),
+        _date("As_Of__c"),
+    ]),
 ]}
 
 _OBJECTS_BY_LOWER = {name.lower(): definition for name, definition in OBJECTS.items()}

@@ -9,10 +9,13 @@ class DestinationError(Exception):
     ``retryable`` says whether sending the same request later can succeed.
     """
 
-    def __init__(self, system: str, status: int, code: str, message: str, retryable: bool) -> None:
+    def __init__(self, system: str, status: int, code: str, message: str, retryable: bool,
+                 location: str | None = None) -> None:
         super().__init__(f"{system} answered {status} {code}: {message}")
         self.system = system
         self.status = status
         self.code = code
         self.message = message
         self.retryable = retryable
+        # NetSuite points an IDEMPOTENCY_ERROR at the job the key first created.
+        self.location = location

@@ -1,6 +1,7 @@
 """NetSuite SuiteTalk REST connection with Token-Based Authentication (OAuth 1.0a, HMAC-SHA256)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
@@ -13,6 +14,10 @@ from meterledger.connections.errors import DestinationError
 from meterledger.http import VerifiedSession
 
 SUITEQL_PAGE_SIZE = 1000
+
+# oauthlib's debug log prints the consumer key and token ID of every request it signs.
+for _chatty in ("oauthlib", "requests_oauthlib"):
+    logging.getLogger(_chatty).setLevel(logging.INFO)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,12 @@ def _is_retryable(error: BaseException) -> bool:
     return isinstance(error, (requests.ConnectionError, requests.Timeout))
 
 
+def _is_answered_retryable(error: BaseException) -> bool:
+    # 429 / 5xx: NetSuite answered and applied nothing. A timeout or dropped connection is not
+    # here: the write may have been applied, so the caller reads back before sending again.
+    return isinstance(error, DestinationError) and error.retryable
+
+
 def netsuite_error(response: requests.Response) -> DestinationError:
     code, message = "HTTP_ERROR", response.text[:500]
     try:
@@ -45,7 +56,8 @@ def netsuite_error(response: requests.Response) -> DestinationError:
     except (ValueError, AttributeError):
         pass
     retryable = response.status_code == 429 or response.status_code >= 500
-    return DestinationError("NetSuite", response.status_code, code, message, retryable)
+    return DestinationError("NetSuite", response.status_code, code, message, retryable,
+                            location=response.headers.get("Location"))
 
 
 class NetSuiteConnection:
@@ -69,6 +81,12 @@ class NetSuiteConnection:
             stop=stop_after_attempt(max_attempts),
             reraise=True,
         )(self._send_once)
+        self._send_answered = retry(
+            retry=retry_if_exception(_is_answered_retryable),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10),
+            stop=stop_after_attempt(max_attempts),
+            reraise=True,
+        )(self._send_once)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/services/rest{path}"
@@ -79,9 +97,18 @@ class NetSuiteConnection:
             raise netsuite_error(response)
         return response
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send with retries on 429 / 5xx / connection errors; business errors raise at once."""
-        return self._send(method, path, **kwargs)
+    def request(self, method: str, path: str, *, safe_to_repeat: bool = True, **kwargs: Any) -> requests.Response:
+        """Send with retries on 429 / 5xx (with backoff and jitter); business errors raise at once.
+
+        Timeouts and dropped connections are retried too when the request is ``safe_to_repeat``
+        (a read, or a write carrying an idempotency key); otherwise they raise, the outcome
+        unknown, for the caller to resolve by reading back."""
+        return (self._send if safe_to_repeat else self._send_answered)(method, path, **kwargs)
+
+    def path_of(self, url: str) -> str:
+        """The service path of an absolute URL NetSuite returned (a job's Location)."""
+        marker = "/services/rest"
+        return url[url.index(marker) + len(marker):] if marker in url else url
 
     def suiteql(self, query: str) -> Iterator[dict[str, Any]]:
         """Every row of a SuiteQL query, page after page."""

@@ -205,7 +205,8 @@ def test_describe(sf: SfClient) -> None:
     assert fields["Contract__c"]["relationshipName"] == "Contract__r"
     assert {"Id", "IsDeleted", "SystemModstamp", "NetSuite_Subscription_Line_Id__c"} <= set(fields)
     names = {entry["name"] for entry in sf.get("/sobjects").json()["sobjects"]}
-    assert names == {"Account", "Contract", "Contract_Line__c", "Price_Tier__c", "Amendment__c", "Usage_Summary__c"}
+    assert names == {"Account", "Contract", "Contract_Line__c", "Price_Tier__c", "Amendment__c", "Usage_Summary__c",
+                     "Credit_Balance__c"}
 
 
 def test_concurrent_upserts_of_one_key_create_one_record(sf: SfClient) -> None:

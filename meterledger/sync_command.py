@@ -1,0 +1,98 @@
+"""`meterledger sync`: settings, the warehouse's write lock, progress and the printed plan."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+
+from reverse_etl.ledger import SCHEMA, SyncResult
+from reverse_etl.syncs import DESTINATIONS, destination_from, sync_destination
+
+PROGRESS_EVERY = 2.0  # seconds between progress lines on a long sync
+
+
+def read_settings(env_file: Path | None) -> dict[str, str]:
+    """The env file's ``KEY=value`` lines under the process environment (which wins)."""
+    settings: dict[str, str] = {}
+    if env_file is not None and env_file.exists():
+        for line in env_file.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, value = line.split("=", 1)
+                settings[key.strip()] = value.strip()
+    return {**settings, **os.environ}
+
+
+def _progress(destination: str):
+    def for_object(object_name: str):
+        last = [0.0]
+
+        def report(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY or done == total:
+                last[0] = now
+                print(f"  {destination} {object_name}: {done}/{total} records answered", file=sys.stderr, flush=True)
+        return report
+    return for_object
+
+
+def run_sync_command(*, destinations: list[str], objects: list[str], dry_run: bool, retry_dead_letters: bool,
+                     warehouse: Path | None, env_file: Path | None) -> str:
+    settings = read_settings(env_file)
+    for name in destinations:
+        if name not in DESTINATIONS:
+            raise ValueError(f"--destination {name!r}: choose one of {', '.join(DESTINATIONS)}")
+    path = warehouse or Path(settings.get("METERLEDGER_WAREHOUSE", "warehouse/meterledger.duckdb"))
+    if not path.exists():
+        raise ValueError(f"warehouse {path} does not exist: run `make demo` or the daily job first")
+    try:
+        connection = duckdb.connect(str(path))
+    except duckdb.IOException as error:
+        raise RuntimeError(f"warehouse {path} is busy (DuckDB allows one writer; is a run going?): {error}") from None
+    run_id = uuid.uuid4().hex
+    lines = [f"{'dry run' if dry_run else 'sync'} {run_id} on {path}"]
+    try:
+        for name in destinations or DESTINATIONS:
+            results = sync_destination(connection, destination_from(name, settings), objects=objects or None,
+                                       run_id=run_id, dry_run=dry_run, retry_dead_letters=retry_dead_letters,
+                                       settings=settings, progress=_progress(name))
+            lines += [_describe(result) for result in results]
+            lines += _blocked_reasons(connection, results)
+    finally:
+        connection.close()
+    if dry_run:
+        lines.append(f"nothing sent; the plan, record by record, is in {SCHEMA}.sync_plan")
+    return "\n".join(lines)
+
+
+def _describe(result: SyncResult) -> str:
+    planned = (f"{result.destination} {result.object_name}: {result.planned} planned: {result.to_create} create, "
+               f"{result.to_update} update, {result.unchanged} unchanged, {result.blocked} blocked")
+    if result.dry_run:
+        return planned
+    sent = (f"; sent {result.sent}: {result.succeeded} synced, {result.retry} to retry, {result.failed} failed"
+            f" ({result.dead_lettered} dead-lettered)")
+    if result.confirmed_by_read_back:
+        sent += f"; {result.confirmed_by_read_back} found already in place by read-back"
+    if result.status == "stopped":
+        sent += f"; STOPPED: {result.stop_reason}"
+    errors = "".join(f"\n    {error}" for error in result.errors[:5])
+    return planned + sent + errors
+
+
+def _blocked_reasons(connection: duckdb.DuckDBPyConnection, results: list[SyncResult]) -> list[str]:
+    lines = []
+    for result in results:
+        if not result.blocked:
+            continue
+        reasons = Counter(reason for (reason,) in connection.execute(
+            f"select reason from {SCHEMA}.sync_plan where destination = ? and object_name = ? and action = 'blocked'",
+            [result.destination, result.object_name]).fetchall())
+        for reason, count in reasons.most_common(5):
+            lines.append(f"    blocked x{count}: {reason}")
+    return lines

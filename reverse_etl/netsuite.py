@@ -1,0 +1,229 @@
+"""NetSuite destination: SuiteBilling Usage Records in async batches, journal entries one by one.
+
+Usage records go in batch upserts (``PUT /record/v1/usage`` with a collection of up to 100 items,
+``Prefer: respond-async``). Each batch carries an ``X-NetSuite-Idempotency-Key`` derived from
+its content, so resending the same batch after a timeout can never create a second job: NetSuite
+answers ``IDEMPOTENCY_ERROR`` pointing at the job it already accepted, and we follow that job.
+Completion is confirmed by reading the records back through SuiteQL (a page covers ten batches),
+not by polling every job: under NetSuite's concurrency limit each request is a slot, and a poll
+per batch would halve the throughput. Jobs are only polled for the records the read-back does
+not show, to learn why a record failed.
+
+Journal entries go one by one with ``PUT /record/v1/journalentry/eid:{externalId}?replace=line``
+(the lines are replaced, never appended). A timeout or dropped connection leaves the outcome
+unknown: the entry is read back by external ID and sent again only if NetSuite does not hold it.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any, Sequence
+from urllib.parse import quote
+
+import requests
+import simplejson
+
+from meterledger.connections.errors import DestinationError
+from meterledger.connections.netsuite import NetSuiteConnection
+from reverse_etl.mapping import ObjectMapping
+from reverse_etl.protocol import RecordOutcome, RemoteRecord, Report, SendItem
+from reverse_etl.readback import payload_matches
+
+log = logging.getLogger(__name__)
+
+COLLECTION = "application/vnd.oracle.resource+json; type=collection"
+BATCH_SIZE = 100
+READ_BACK_CHUNK = 1000  # SuiteQL (Oracle) takes at most 1000 values in an IN list
+UNKNOWN_OUTCOME_ATTEMPTS = 3
+
+
+def _json(payload: Any) -> bytes:
+    return simplejson.dumps(payload, use_decimal=True).encode()
+
+
+def idempotency_key(record_type: str, items: Sequence[SendItem]) -> str:
+    """The same batch (same records, same content) always gets the same key, in UUID form."""
+    digest = hashlib.sha256("\n".join([record_type, *(f"{item.external_id}\t{item.payload_hash}"
+                                                      for item in items)]).encode()).hexdigest()
+    return str(uuid.UUID(digest[:32]))
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _remote_id(location: str | None) -> str | None:
+    return location.rstrip("/").rsplit("/", 1)[-1] if location else None
+
+
+class NetSuiteDestination:
+    name = "netsuite"
+
+    def __init__(self, connection: NetSuiteConnection, *, concurrency: int = 4, batch_size: int = BATCH_SIZE,
+                 poll_interval: float = 0.2, job_timeout: float = 600.0) -> None:
+        self.connection = connection
+        self.concurrency = max(1, concurrency)
+        self.batch_size = min(batch_size, BATCH_SIZE)
+        self.poll_interval = poll_interval
+        self.job_timeout = job_timeout
+
+    # Sending --------------------------------------------------------------------------------
+    def send(self, mapping: ObjectMapping, items: Sequence[SendItem], report: Report) -> None:
+        if not items:
+            return
+        if mapping.sublist is not None:
+            self._send_one_by_one(mapping, items, report)
+        else:
+            self._send_batches(mapping, items, report)
+
+    def _send_one_by_one(self, mapping: ObjectMapping, items: Sequence[SendItem], report: Report) -> None:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            futures = [pool.submit(self._put_record, mapping, item) for item in items]
+            for future in as_completed(futures):
+                report([future.result()])
+
+    def _put_record(self, mapping: ObjectMapping, item: SendItem) -> RecordOutcome:
+        path = f"/record/v1/{mapping.record_type}/eid:{quote(item.external_id, safe='')}"
+        params = {"replace": mapping.sublist.name} if mapping.sublist else None
+        for _ in range(UNKNOWN_OUTCOME_ATTEMPTS):
+            try:
+                response = self.connection.request(
+                    "PUT", path, params=params, data=_json(item.payload),
+                    headers={"Content-Type": "application/json"}, safe_to_repeat=False)
+                return RecordOutcome(item.external_id, "synced", _remote_id(response.headers.get("Location")))
+            except DestinationError as error:
+                return RecordOutcome(item.external_id, "retry" if error.retryable else "failed", error=error.message)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                log.info("netsuite %s %s: outcome unknown (%s); reading it back", mapping.record_type,
+                         item.external_id, type(error).__name__)
+                held = self._get(mapping, item.external_id)
+                if held is not None and payload_matches(item.payload, held.fields):
+                    return RecordOutcome(item.external_id, "synced", held.remote_id)
+        return RecordOutcome(item.external_id, "retry",
+                             error=f"outcome unknown after {UNKNOWN_OUTCOME_ATTEMPTS} attempts")
+
+    def _send_batches(self, mapping: ObjectMapping, items: Sequence[SendItem], report: Report) -> None:
+        batches = [list(items[start:start + self.batch_size]) for start in range(0, len(items), self.batch_size)]
+        jobs: dict[str, str] = {}  # external ID -> job path
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            futures = {pool.submit(self._submit, mapping, batch): batch for batch in batches}
+            for future in as_completed(futures):
+                batch = futures[future]
+                try:
+                    job = future.result()
+                except DestinationError as error:
+                    status = "retry" if error.retryable else "failed"
+                    report([RecordOutcome(item.external_id, status, error=error.message) for item in batch])
+                    continue
+                except (requests.ConnectionError, requests.Timeout) as error:
+                    report([RecordOutcome(item.external_id, "retry", error=f"batch not accepted: {error}")
+                            for item in batch])
+                    continue
+                jobs.update((item.external_id, job) for item in batch)
+        self._confirm(mapping, {item.external_id: item for item in items if item.external_id in jobs}, jobs, report)
+
+    def _submit(self, mapping: ObjectMapping, batch: list[SendItem]) -> str:
+        """Submit one batch; answers the path of its job (a new one or the one its key made)."""
+        headers = {"Content-Type": COLLECTION, "Prefer": "respond-async",
+                   "X-NetSuite-Idempotency-Key": idempotency_key(mapping.record_type, batch)}
+        try:
+            # Safe to repeat after a timeout: the key makes a resend find the first job.
+            response = self.connection.request("PUT", f"/record/v1/{mapping.record_type}", headers=headers,
+                                               data=_json({"items": [item.payload for item in batch]}))
+        except DestinationError as error:
+            if error.code == "IDEMPOTENCY_ERROR" and error.location:
+                return self.connection.path_of(error.location)
+            raise
+        return self.connection.path_of(response.headers["Location"])
+
+    def _confirm(self, mapping: ObjectMapping, pending: dict[str, SendItem], jobs: dict[str, str],
+                 report: Report) -> None:
+        """Read back until every submitted record is confirmed or its job says why it is not."""
+        deadline = time.monotonic() + self.job_timeout
+        while pending:
+            if self._confirm_held(mapping, list(pending), pending, report):
+                continue  # progress: read back again before asking the jobs
+            finished = self._finished_jobs({jobs[external_id] for external_id in pending})
+            # A job may have finished since the read-back: read its records once more first.
+            self._confirm_held(mapping, [eid for eid in pending if jobs[eid] in finished], pending, report)
+            for job, task_errors in finished.items():
+                outcomes = [RecordOutcome(eid, "failed", error=task_errors[eid]) if eid in task_errors else
+                            RecordOutcome(eid, "retry", error=f"job {job} finished but the record does not "
+                                                              "read back as sent")
+                            for eid in pending if jobs[eid] == job]
+                for outcome in outcomes:
+                    del pending[outcome.external_id]
+                report(outcomes)
+            if pending and time.monotonic() > deadline:
+                report([RecordOutcome(eid, "retry", error=f"job {jobs[eid]} not finished in time") for eid in pending])
+                return
+            if pending:
+                time.sleep(self.poll_interval)
+
+    def _confirm_held(self, mapping: ObjectMapping, external_ids: list[str], pending: dict[str, SendItem],
+                      report: Report) -> int:
+        if not external_ids:
+            return 0
+        held = self.read_back(mapping, external_ids)
+        confirmed = [RecordOutcome(eid, "synced", held[eid].remote_id) for eid in external_ids
+                     if eid in held and payload_matches(pending[eid].payload, held[eid].fields)]
+        for outcome in confirmed:
+            del pending[outcome.external_id]
+        report(confirmed)
+        return len(confirmed)
+
+    def _finished_jobs(self, jobs: set[str]) -> dict[str, dict[str, str]]:
+        """Of these jobs, the finished ones, each with its failed records' errors by external ID."""
+        finished: dict[str, dict[str, str]] = {}
+        for job in sorted(jobs):
+            state = self.connection.request("GET", job).json()
+            if not state.get("completed"):
+                continue
+            errors: dict[str, str] = {}
+            if state.get("progress") == "failed":
+                for task in self.connection.request("GET", f"{job}/task").json().get("items", []):
+                    task_path = f"{job}/task/{task['id']}"
+                    detail = self.connection.request("GET", task_path).json()
+                    if detail.get("progress") != "failed":
+                        continue
+                    # Matched by the external ID in the task's request URI, never by position.
+                    external_id = requests.utils.unquote(detail.get("requestUri", "").rsplit("eid:", 1)[-1])
+                    errors[external_id] = self._task_error(f"{task_path}/result")
+            finished[job] = errors
+        return finished
+
+    def _task_error(self, path: str) -> str:
+        try:
+            self.connection.request("GET", path)
+        except DestinationError as error:
+            return error.message
+        return "the task failed without an error body"
+
+    # Reading back ---------------------------------------------------------------------------
+    def read_back(self, mapping: ObjectMapping, external_ids: Sequence[str]) -> dict[str, RemoteRecord]:
+        if mapping.sublist is not None:
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                found = pool.map(lambda external_id: (external_id, self._get(mapping, external_id)), external_ids)
+                return {external_id: record for external_id, record in found if record is not None}
+        columns = sorted({field.field.lower() for field in mapping.fields.values()} | {"id", "externalid"})
+        held: dict[str, RemoteRecord] = {}
+        for start in range(0, len(external_ids), READ_BACK_CHUNK):
+            chunk = external_ids[start:start + READ_BACK_CHUNK]
+            query = (f"SELECT {', '.join(columns)} FROM {mapping.record_type} "
+                     f"WHERE externalid IN ({', '.join(map(_quoted, chunk))})")
+            for row in self.connection.suiteql(query):
+                held[row["externalid"]] = RemoteRecord(str(row["id"]), row)
+        return held
+
+    def _get(self, mapping: ObjectMapping, external_id: str) -> RemoteRecord | None:
+        path = f"/record/v1/{mapping.record_type}/eid:{quote(external_id, safe='')}"
+        try:
+            record = self.connection.request("GET", path, params={"expandSubResources": "true"}).json()
+        except DestinationError as error:
+            if error.status == 404:
+                return None
+            raise
+        return RemoteRecord(str(record.get("id")), record)

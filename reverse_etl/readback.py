@@ -1,0 +1,55 @@
+"""Does a record read back from a destination hold exactly the payload we would send?
+
+Used wherever an outcome is unknown (a timeout after the request left, a run killed between send
+and record): the record is read back by external ID and only sent again if it is absent or
+different. Values are compared in their meaning, not their spelling: a reference by its ID
+(``{"id": "7"}``, ``{"id": "7", "refName": ...}`` and ``"7"`` are the same), numbers as exact
+decimals (``12.5`` and ``"12.500"``), everything else as text.
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+
+def _same(wanted: Any, held: Any) -> bool:
+    """Compare in the type of the value we send, so text that merely looks numeric stays text."""
+    if held is None:
+        return False
+    if isinstance(wanted, Mapping) and "id" in wanted:
+        held_id = held.get("id") if isinstance(held, Mapping) else held
+        return str(held_id) == str(wanted["id"])
+    if isinstance(wanted, bool):
+        return str(held).lower() in (("true", "t") if wanted else ("false", "f"))
+    if isinstance(wanted, (int, Decimal)):
+        try:
+            return Decimal(str(held)) == Decimal(wanted)
+        except InvalidOperation:
+            return False
+    return str(held) == str(wanted)
+
+
+def _lookup(fields: Mapping[str, Any], name: str) -> Any:
+    # SuiteQL answers in lower-cased column names; REST and SOQL in the field's own spelling.
+    if name in fields:
+        return fields[name]
+    lowered = name.lower()
+    return next((value for key, value in fields.items() if key.lower() == lowered), None)
+
+
+def payload_matches(payload: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
+    """True when every field of ``payload`` has the same value in ``remote`` (a sublist: the same
+    lines in the same order)."""
+    for name, wanted in payload.items():
+        held = _lookup(remote, name)
+        if isinstance(wanted, Mapping) and "items" in wanted:
+            held_items = held.get("items") if isinstance(held, Mapping) else held
+            if not isinstance(held_items, list) or len(held_items) != len(wanted["items"]):
+                return False
+            if not all(payload_matches(line, held_line)
+                       for line, held_line in zip(wanted["items"], held_items, strict=True)):
+                return False
+            continue
+        if not _same(wanted, held):
+            return False
+    return True
