@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from meterledger.pipeline import materialize_all, pipeline_environment
+from meterledger.sync_command import reason_kinds
 
 REASONS = ("malformed_record", "missing_event_id", "conflicting_duplicate", "unparseable_timestamp",
            "missing_quantity", "non_numeric_quantity", "negative_quantity", "non_numeric_amount",
@@ -205,11 +206,9 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
             "from reverse_etl.sync_runs "
             "qualify row_number() over (partition by destination, object_name order by finished_at desc) = 1"
         ).fetchall()}
-        blocked_reasons = connection.execute("""
-                select regexp_replace(reason, '[0-9-]{10}(\\.\\.[0-9-]{10})?|internal id [0-9]+|\\b20[0-9]{2}-[0-9]{2}\\b',
-                                      '…', 'g') as kind, count(*)
-                from reverse_etl.sync_plan where action = 'blocked' and destination = 'netsuite'
-                group by 1 order by 2 desc limit 4""").fetchall()
+        blocked_reasons = reason_kinds([reason for (reason,) in connection.execute(
+            "select reason from reverse_etl.sync_plan where action = 'blocked' and destination = 'netsuite'"
+        ).fetchall()], top=4)
     lines += ["", "Reverse ETL (this run; ledger in reverse_etl.sync_ledger, plan in reverse_etl.sync_plan)"]
     for label, key, held in (("NetSuite usage records", ("netsuite", "usage_records"), "netsuite_usage"),
                              ("NetSuite journal entries", ("netsuite", "journal_entries"), "netsuite_journal_entries"),
@@ -221,8 +220,8 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
         planned, unchanged, blocked, pushed, failed = last_runs.get(key, (0, 0, 0, 0, 0))
         lines.append(f"  {label:<28} {planned:>6,} planned, {pushed:>6,} pushed, {unchanged:>6,} unchanged, "
                      f"{blocked:>6,} blocked, {failed:,} failed; {readback[held]:,} in the destination now")
-    for reason, count in blocked_reasons:
-        lines.append(f"    blocked x{count:,}: {reason}")
+    for _, count, example in blocked_reasons:
+        lines.append(f"    blocked x{count:,}, e.g. {example}")
     lines += [
         "",
         "Where to look next",

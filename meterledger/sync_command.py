@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 import uuid
@@ -14,6 +15,19 @@ from reverse_etl.ledger import SCHEMA, SyncResult
 from reverse_etl.syncs import DESTINATIONS, destination_from, sync_destination
 
 PROGRESS_EVERY = 2.0  # seconds between progress lines on a long sync
+# Dates, periods and IDs in a blocked reason: reasons that differ only in these are one kind.
+_SPECIFICS = re.compile(r"\d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})?|\b\d{4}-\d{2}\b|internal id \d+|\bfor \S+$")
+
+
+def reason_kinds(reasons: list[str], top: int = 5) -> list[tuple[str, int, str]]:
+    """(kind, count, one example) of the commonest kinds of blocked reason."""
+    kinds: Counter = Counter()
+    examples: dict[str, str] = {}
+    for reason in reasons:
+        kind = _SPECIFICS.sub("…", reason)
+        kinds[kind] += 1
+        examples.setdefault(kind, reason)
+    return [(kind, count, examples[kind]) for kind, count in kinds.most_common(top)]
 
 
 def read_settings(env_file: Path | None) -> dict[str, str]:
@@ -90,9 +104,9 @@ def _blocked_reasons(connection: duckdb.DuckDBPyConnection, results: list[SyncRe
     for result in results:
         if not result.blocked:
             continue
-        reasons = Counter(reason for (reason,) in connection.execute(
+        reasons = [reason for (reason,) in connection.execute(
             f"select reason from {SCHEMA}.sync_plan where destination = ? and object_name = ? and action = 'blocked'",
-            [result.destination, result.object_name]).fetchall())
-        for reason, count in reasons.most_common(5):
-            lines.append(f"    blocked x{count}: {reason}")
+            [result.destination, result.object_name]).fetchall()]
+        for _, count, example in reason_kinds(reasons):
+            lines.append(f"    blocked x{count}, e.g. {example}")
     return lines

@@ -6,15 +6,20 @@ files themselves read back in Python, or the destination read back through its A
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 
 from meterledger.connections.netsuite import NetSuiteConnection, netsuite_connection_from
 from meterledger.connections.salesforce import SalesforceConnection, salesforce_connection_from
+from meterledger.http import VerifiedSession
 
 REJECTED = ("conflicting_duplicate", "missing_event_id", "unknown_customer", "unknown_meter", "negative_quantity",
             "non_numeric_quantity", "unparseable_timestamp")
@@ -163,6 +168,44 @@ def test_ledger_records_every_record_sent(pipeline_run):
     assert statuses == {("usage_records", "synced"): usage_records, ("journal_entries", "synced"): entries,
                         ("usage_summaries", "synced"): summaries, ("credit_balances", "synced"): balances,
                         ("accounts", "synced"): accounts}
+
+
+def _sync_cli(*args: str, **environment: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "meterledger", "sync", *args], capture_output=True, text=True,
+                          env={**os.environ, **environment}, timeout=600)
+
+
+def test_sync_command_dry_run_plans_and_a_live_rerun_writes_nothing(pipeline_run):
+    netsuite_log = f"{pipeline_run.stack.netsuite_server.base_url}/_emulator/requests"
+    session = VerifiedSession(str(pipeline_run.stack.certificates.ca_bundle))
+    writes_before = session.get(netsuite_log, timeout=10).json()["writes"]
+
+    dry = _sync_cli("--dry-run")
+    live = _sync_cli("--destination", "netsuite")
+
+    assert dry.returncode == 0, dry.stderr
+    [(sendable, model_rows)] = _query(pipeline_run, "select count(*) filter (where sync_blocked_reason is null), "
+                                                    "count(*) from reverse_etl_sync.sync_netsuite__usage_records")
+    assert f"netsuite usage_records: {model_rows} planned: 0 create, 0 update, {sendable} unchanged" in dry.stdout
+    assert "blocked x" in dry.stdout and "not final" in dry.stdout and "which is closed" in dry.stdout
+    assert "nothing sent" in dry.stdout
+    assert live.returncode == 0, live.stderr
+    assert "sent 0: 0 synced" in live.stdout
+    assert session.get(netsuite_log, timeout=10).json()["writes"] == writes_before
+    [(plan_rows,)] = _query(pipeline_run, "select count(*) from reverse_etl.sync_plan where destination = 'netsuite' "
+                                          "and object_name = 'usage_records'")
+    assert plan_rows == model_rows
+
+
+def test_sync_command_names_every_mapping_problem_before_sending(pipeline_run, tmp_path):
+    bad = tmp_path / "netsuite.yml"
+    bad.write_text((Path(__file__).parents[1] / "reverse_etl" / "mappings" / "netsuite.yml").read_text()
+                   .replace("usage_quantity:", "usage_qty:").replace("credit_block_id:", "credit_block:"))
+    result = _sync_cli("--destination", "netsuite", NETSUITE_FIELD_MAPPING=str(bad))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1  # one line
+    assert "column 'usage_qty' is not a column of sync_netsuite__usage_records" in result.stderr
+    assert "column 'credit_block' is not a column of sync_netsuite__journal_entries" in result.stderr
 
 
 def _table_fingerprints(run) -> dict[str, tuple[int, int]]:
