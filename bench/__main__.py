@@ -109,7 +109,7 @@ def reverse_etl_run(workdir: Path, records: int) -> dict:
                measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     print(f"  reverse ETL: {run['rows']:,} usage records in {run['seconds']:.2f} s = "
           f"{run['records_per_second']:,.0f} records/s; ceiling {run['ceiling_records_per_second']:,.0f} "
-          f"records/s; ratio {run['ratio_to_ceiling']:.2f}; {run['requests_per_second']:.1f} requests/s "
+          f"records/s; ratio {run['ratio_to_ceiling']:.3f}; {run['requests_per_second']:.1f} requests/s "
           f"seen by the emulator", flush=True)
     shutil.rmtree(target, ignore_errors=True)
     return run
@@ -199,12 +199,12 @@ def reverse_etl_line(sync: dict) -> str:
             f"and a concurrency limit of {sync['concurrency']}: **{sync['records_per_second']:,.0f} records/s** "
             f"in {sync['seconds']:.2f} s; ceiling {sync['concurrency']} x {sync['batch_size']} / "
             f"{sync['latency_seconds']:g} s = {sync['ceiling_records_per_second']:,.0f} records/s; "
-            f"ratio **{ratio:.2f}** (target ≥ {SYNC_TARGET}: {'met' if ratio >= SYNC_TARGET else 'NOT met'}); "
+            f"ratio **{ratio:.3f}** (target ≥ {SYNC_TARGET}: {'met' if ratio >= SYNC_TARGET else 'NOT met'}); "
             f"{sync['requests']:,} requests seen by the emulator, {sync['requests_per_second']:.1f}/s ("
             + ", ".join(f"{kind} {count:,}" for kind, count in sync["requests_by_kind"].items())
-            + f"); plan {phases['plan']:.2f} s, send and confirm {phases['send_and_confirm']:.2f} s, "
-              f"outcomes recorded {phases['record_outcomes']:.2f} s; NetSuite holds "
-              f"{sync['held_in_netsuite']:,} of {sync['rows']:,}; measured {sync['measured_at']}.")
+            + "); phases (s): "
+            + ", ".join(f"{name.replace('_', ' ')} {seconds:.2f}" for name, seconds in phases.items())
+            + f"; NetSuite holds {sync['held_in_netsuite']:,} of {sync['rows']:,}; measured {sync['measured_at']}.")
 
 
 def outcome_line(outcome: dict) -> str:
@@ -252,9 +252,10 @@ def main() -> None:
     results = {}
     if options.only and results_file.exists():  # the stages not run keep their last figures
         results = json.loads(results_file.read_text())
-    results.update(measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                   machine={"cpus": os.cpu_count(), "python": platform.python_version(),
-                            "system": platform.platform()})
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results.update({"updated_at" if results else "measured_at": now,
+                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                "system": platform.platform()}})
     stages = results.setdefault("stages", {})
 
     if selected & {"ingestion", "dbt_build"}:

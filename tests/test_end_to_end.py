@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
 
 from meterledger.connections.netsuite import NetSuiteConnection, netsuite_connection_from
 from meterledger.connections.salesforce import SalesforceConnection, salesforce_connection_from

@@ -27,7 +27,7 @@ referenced internal ID, plus ``id``, ``externalid``, ``lastmodifieddate``; subli
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -52,6 +52,20 @@ class Table:
     name: str
     columns: dict[str, Kind]
     rows: list[dict[str, Any]]
+    _indexes: dict[str, dict[Any, list[tuple[int, dict[str, Any]]]]] = field(default_factory=dict, repr=False)
+
+    def rows_with(self, column: str, values: set) -> list[dict[str, Any]]:
+        """The rows whose ``column`` (in its kind) is one of ``values``, in table order, through
+        an index built on first use (tables are cached per store version, so it is reused)."""
+        index = self._indexes.get(column)
+        if index is None:
+            index = self._indexes[column] = {}
+            kind = self.columns[column]
+            for position, row in enumerate(self.rows):
+                if row.get(column) is not None:
+                    index.setdefault(_coerce(kind, row[column]), []).append((position, row))
+        found = [entry for value in values for entry in index.get(value, ())]
+        return [row for _, row in sorted(found, key=lambda entry: entry[0])]
 
 
 _FIELD_KINDS = {"str": "str", "enum": "str", "int": "int", "decimal": "decimal", "date": "date",
@@ -225,6 +239,18 @@ def _price_tiers(store: Store) -> Table:
 
 
 def build_table(store: Store, name: str) -> Table:
+    """The table of a query, built once per store version: read-backs that page through a large
+    record type in many queries do not rebuild it each time (the rows are only read)."""
+    cache = store.__dict__.setdefault("_suiteql_tables", {})
+    if any(version != store.version for version, _ in cache):
+        cache.clear()
+    key = (store.version, name)
+    if key not in cache:
+        cache[key] = _build_table(store, name)
+    return cache[key]
+
+
+def _build_table(store: Store, name: str) -> Table:
     if name in SPECS:
         return _record_table(store, SPECS[name])
     if name in ("transaction", "transactionline"):
@@ -530,6 +556,7 @@ class Evaluator:
     def __init__(self, table: Table, alias: str | None) -> None:
         self.table = table
         self.qualifiers = {table.name} | ({alias} if alias else set())
+        self._in_sets: dict[int, set | None] = {}
 
     def kind_of(self, column: Column) -> Kind:
         if column.qualifier is not None and column.qualifier not in self.qualifiers:
@@ -572,8 +599,13 @@ class Evaluator:
                     ">": result > 0, ">=": result >= 0}[condition.comparator]
         if op == "in":
             left, options = condition.args
-            results = [self.compare(left, option, row) for option in options]
-            found = True if 0 in results else (None if None in results else False)
+            members = self.literal_set(condition)
+            if members is not None:
+                value = row.get(left.name)
+                found = None if value is None else _coerce(self.kind_of(left), value) in members
+            else:
+                results = [self.compare(left, option, row) for option in options]
+                found = True if 0 in results else (None if None in results else False)
         elif op == "between":
             left, low, high = condition.args
             above, below = self.compare(left, low, row), self.compare(left, high, row)
@@ -590,6 +622,19 @@ class Evaluator:
         if found is None:
             return None
         return (not found) if condition.negated else found
+
+    def literal_set(self, condition: Condition) -> set | None:
+        """``col IN (literal, ...)`` as a set of the literals in the column's kind, built once per
+        query: a read-back of 1,000 external IDs over a large table is then one lookup a row,
+        not 1,000 comparisons (the same answers: no literal is NULL, so there is no unknown)."""
+        key = id(condition)
+        if key not in self._in_sets:
+            left, options = condition.args
+            literal = isinstance(left, Column) and all(
+                isinstance(option, Literal) and option.value is not None for option in options)
+            self._in_sets[key] = ({_coerce(self.kind_of(left), option.value) for option in options}
+                                  if literal else None)
+        return self._in_sets[key]
 
     def value(self, operand: Column | Literal, row: dict) -> tuple[Kind | None, Any]:
         if isinstance(operand, Column):
@@ -703,7 +748,12 @@ def execute(store: Store, text: str) -> list[dict[str, str]]:
             evaluator.kind_of(item.column)
             outputs.append((item.alias or item.column.name, item.column.name))
 
-    rows = [row for row in table.rows if query.where is None or evaluator.truth(query.where, row) is True]
+    candidates = table.rows
+    if query.where is not None and query.where.op == "in" and not query.where.negated:
+        members = evaluator.literal_set(query.where)
+        if members is not None:  # `col IN (literals)`: only the rows the index names can match
+            candidates = table.rows_with(query.where.args[0].name, members)
+    rows = [row for row in candidates if query.where is None or evaluator.truth(query.where, row) is True]
     if counting:
         return [{query.items[0].alias: str(len(rows))}]
 
