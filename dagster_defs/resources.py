@@ -9,6 +9,8 @@ from dagster import ConfigurableResource
 from ingestion.pipelines import finish_interrupted_load, raw_pipeline
 from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
 from meterledger.connections.salesforce import SalesforceConnection
+from reverse_etl.netsuite import NetSuiteDestination
+from reverse_etl.salesforce import SalesforceDestination
 
 
 class WarehouseResource(ConfigurableResource):
@@ -52,6 +54,9 @@ class NetSuiteResource(ConfigurableResource):
                                           self.token_id, self.token_secret)
         return NetSuiteConnection(self.base_url, credentials, ca_bundle=self.ca_bundle)
 
+    def destination(self) -> NetSuiteDestination:
+        return NetSuiteDestination(self.connection(), concurrency=self.concurrency)
+
 
 class SalesforceResource(ConfigurableResource):
     login_url: str
@@ -65,3 +70,6 @@ class SalesforceResource(ConfigurableResource):
     def connection(self) -> SalesforceConnection:
         return SalesforceConnection(self.login_url, self.client_id, self.client_secret,
                                     api_version=self.api_version, ca_bundle=self.ca_bundle)
+
+    def destination(self) -> SalesforceDestination:
+        return SalesforceDestination(self.connection(), bulk_threshold=self.bulk_threshold)

@@ -31,15 +31,11 @@ def reason_kinds(reasons: list[str], top: int = 5) -> list[tuple[str, int, str]]
 
 
 def read_settings(env_file: Path | None) -> dict[str, str]:
-    """The env file's ``KEY=value`` lines under the process environment (which wins)."""
-    settings: dict[str, str] = {}
-    if env_file is not None and env_file.exists():
-        for line in env_file.read_text().splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, value = line.split("=", 1)
-                settings[key.strip()] = value.strip()
-    return {**settings, **os.environ}
+    """The env file's settings under the process environment (which wins)."""
+    from dotenv import dotenv_values
+
+    from_file = dotenv_values(env_file) if env_file is not None and env_file.exists() else {}
+    return {**{key: value for key, value in from_file.items() if value is not None}, **os.environ}
 
 
 def _progress(destination: str):

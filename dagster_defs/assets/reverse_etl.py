@@ -11,23 +11,8 @@ from dagster import AssetExecutionContext, AssetsDefinition, Failure, Materializ
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_defs.assets.transformation import meterledger_dbt_models
-from dagster_defs.resources import NetSuiteResource, SalesforceResource, WarehouseResource
 from reverse_etl.ledger import SyncResult
-from reverse_etl.netsuite import NetSuiteDestination
-from reverse_etl.protocol import Destination
-from reverse_etl.salesforce import SalesforceDestination
 from reverse_etl.syncs import sync_destination
-
-
-def _materialize(context: AssetExecutionContext, warehouse: WarehouseResource, destination: Destination,
-                 object_name: str) -> MaterializeResult:
-    with warehouse.connect() as connection:
-        [result] = sync_destination(connection, destination, objects=[object_name], run_id=context.run.run_id)
-    context.log.info("%s %s: %s", destination.name, object_name, result.as_metadata())
-    if result.status == "stopped":
-        raise Failure(f"{destination.name} {object_name}: stopped: {result.stop_reason}",
-                      metadata=_metadata(result))
-    return MaterializeResult(metadata=_metadata(result))
 
 
 def _metadata(result: SyncResult) -> dict:
@@ -35,24 +20,23 @@ def _metadata(result: SyncResult) -> dict:
 
 
 def _sync_asset(destination_name: str, object_name: str, model: str, description: str) -> AssetsDefinition:
-    kinds = {destination_name}
-    deps = [get_asset_key_for_model([meterledger_dbt_models], model)]
-    name = f"{destination_name}_{object_name}"
+    """The asset of one destination object; the destination's resource (``netsuite`` or
+    ``salesforce``) builds its client."""
 
-    if destination_name == "netsuite":
-        @asset(name=name, deps=deps, group_name="reverse_etl", kinds=kinds, description=description)
-        def netsuite_sync(context: AssetExecutionContext, warehouse: WarehouseResource,
-                          netsuite: NetSuiteResource) -> MaterializeResult:
-            destination = NetSuiteDestination(netsuite.connection(), concurrency=netsuite.concurrency)
-            return _materialize(context, warehouse, destination, object_name)
-        return netsuite_sync
+    @asset(name=f"{destination_name}_{object_name}", deps=[get_asset_key_for_model([meterledger_dbt_models], model)],
+           group_name="reverse_etl", kinds={destination_name}, description=description,
+           required_resource_keys={"warehouse", destination_name})
+    def sync(context: AssetExecutionContext) -> MaterializeResult:
+        destination = getattr(context.resources, destination_name).destination()
+        with context.resources.warehouse.connect() as connection:
+            [result] = sync_destination(connection, destination, objects=[object_name], run_id=context.run.run_id)
+        context.log.info("%s %s: %s", destination_name, object_name, result.as_metadata())
+        if result.status == "stopped":
+            raise Failure(f"{destination_name} {object_name}: stopped: {result.stop_reason}",
+                          metadata=_metadata(result))
+        return MaterializeResult(metadata=_metadata(result))
 
-    @asset(name=name, deps=deps, group_name="reverse_etl", kinds=kinds, description=description)
-    def salesforce_sync(context: AssetExecutionContext, warehouse: WarehouseResource,
-                        salesforce: SalesforceResource) -> MaterializeResult:
-        destination = SalesforceDestination(salesforce.connection(), bulk_threshold=salesforce.bulk_threshold)
-        return _materialize(context, warehouse, destination, object_name)
-    return salesforce_sync
+    return sync
 
 
 netsuite_usage_records = _sync_asset(
