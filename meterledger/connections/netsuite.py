@@ -75,18 +75,10 @@ class NetSuiteConnection:
             signature_method=SIGNATURE_HMAC_SHA256,
             realm=credentials.realm,
         )
-        self._send = retry(
-            retry=retry_if_exception(_is_retryable),
-            wait=wait_exponential_jitter(multiplier=0.2, max=10),
-            stop=stop_after_attempt(max_attempts),
-            reraise=True,
-        )(self._send_once)
-        self._send_answered = retry(
-            retry=retry_if_exception(_is_answered_retryable),
-            wait=wait_exponential_jitter(multiplier=0.2, max=10),
-            stop=stop_after_attempt(max_attempts),
-            reraise=True,
-        )(self._send_once)
+        self._send, self._send_answered = (
+            retry(retry=retry_if_exception(retryable), wait=wait_exponential_jitter(multiplier=0.2, max=10),
+                  stop=stop_after_attempt(max_attempts), reraise=True)(self._send_once)
+            for retryable in (_is_retryable, _is_answered_retryable))
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/services/rest{path}"
