@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import queue
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import groupby
 from typing import Any, Callable, Literal, Sequence
 
 import duckdb
-import simplejson
+import pyarrow as pa
 
-from reverse_etl.ledger import LedgerEntry, SyncLedger, SyncResult
-from reverse_etl.mapping import BLOCKED_REASON_COLUMN, SYNC_SCHEMA, MappingError, ObjectMapping
+from reverse_etl.ledger import SCHEMA as LEDGER_SCHEMA
+from reverse_etl.ledger import SyncLedger, SyncResult
+from reverse_etl.mapping import BLOCKED_REASON_COLUMN, SYNC_SCHEMA, ObjectMapping
 from reverse_etl.protocol import Destination, RecordOutcome, SendItem, SyncStopped
 from reverse_etl.readback import payload_matches
 
@@ -31,10 +33,8 @@ Action = Literal["create", "update", "unchanged", "blocked"]
 Progress = Callable[[int, int], None]
 FLUSH_RECORDS = 1000
 FLUSH_SECONDS = 1.0
-
-
-def payload_hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(simplejson.dumps(payload, use_decimal=True, sort_keys=True).encode()).hexdigest()
+# Bump when the content hash changes how it reads rows: every record is then sent once more.
+HASH_FORMAT = "rows-v1"
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,6 @@ class PlannedRecord:
     external_id: str
     action: Action
     reason: str | None
-    payload: dict[str, Any] | None
     payload_hash: str | None
     in_doubt: bool = False  # written ahead by a run that did not record the outcome
 
@@ -71,47 +70,165 @@ def model_columns(connection: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return columns
 
 
-def _rows_by_record(connection: duckdb.DuckDBPyConnection, mapping: ObjectMapping,
-                    blocked_column: bool) -> list[tuple[str, list[dict[str, Any]]]]:
-    columns = sorted(mapping.columns() | ({BLOCKED_REASON_COLUMN} if blocked_column else set()))
-    order = f", {mapping.sublist.order_by}" if mapping.sublist else ""
-    cursor = connection.execute(
-        f"select {', '.join(columns)} from {SYNC_SCHEMA}.{mapping.model} order by {mapping.key}{order}")
-    names = [description[0] for description in cursor.description]
-    rows = (dict(zip(names, values)) for values in cursor.fetchall())
-    return [(str(key), list(group)) for key, group in groupby(rows, key=lambda row: row[mapping.key])]
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def _classify(external_id: str, rows: list[dict[str, Any]], mapping: ObjectMapping,
-              entry: LedgerEntry | None, retry_dead_letters: bool) -> PlannedRecord:
-    try:
-        payload = mapping.payload(rows)
-    except MappingError as error:
-        return PlannedRecord(external_id, "blocked", str(error), None, None)
-    digest = payload_hash(payload)
-    if entry is not None and entry.synced_hash == digest:
-        return PlannedRecord(external_id, "unchanged", None, payload, digest)
-    reason = next((row.get(BLOCKED_REASON_COLUMN) for row in rows if row.get(BLOCKED_REASON_COLUMN)), None)
-    if reason:
-        return PlannedRecord(external_id, "blocked", reason, payload, digest)
-    if (entry is not None and entry.status == "dead_letter" and entry.payload_hash == digest
-            and not retry_dead_letters):
-        return PlannedRecord(external_id, "blocked",
-                             f"dead-lettered after {entry.attempts} attempts: {entry.last_error}", payload, digest)
-    action: Action = "update" if entry is not None and entry.synced_hash is not None else "create"
-    return PlannedRecord(external_id, action, None, payload, digest,
-                         in_doubt=entry is not None and entry.status == "sending")
+def mapping_fingerprint(mapping: ObjectMapping) -> str:
+    """Part of every content hash: a changed mapping (a field renamed, a type changed) changes
+    what is sent, so every record of the object is planned again."""
+    return hashlib.sha256(f"{HASH_FORMAT}\n{mapping.model_dump_json()}".encode()).hexdigest()
+
+
+def _missing_required(mapping: ObjectMapping, label: str) -> str:
+    """SQL naming the first required column a record leaves empty (NULL when none is)."""
+    checks = [f"when bool_or({column} is null) then {_sql_text(f': required column {column!r} is empty')}"
+              for column, field in mapping.fields.items() if field.required]
+    if mapping.sublist:
+        order_by = mapping.sublist.order_by
+        checks += [f"when bool_or({column} is null) then ' line ' || "
+                   f"(min({order_by}) filter (where {column} is null))::varchar || "
+                   f"{_sql_text(f': required column {column!r} is empty')}"
+                   for column, field in mapping.sublist.fields.items() if field.required]
+    if not checks:
+        return "null"
+    return f"{_sql_text(mapping.model + ' row ')} || {label} || (case {' '.join(checks)} end)"
+
+
+def _plan_query(mapping: ObjectMapping, blocked_column: bool) -> str:
+    """The plan of an object, computed in the warehouse: every record of its sync model with the
+    hash of its content (the mapping's fingerprint and the mapped columns of all its rows, as
+    text), the first required column it leaves empty, the reason the model blocks it, and its
+    ledger entry. Only the records to send ever reach Python, and only when they are sent."""
+    columns = sorted(mapping.columns())
+    row_text = f"to_json(list_value({', '.join(f'{column}::varchar' for column in columns)}))"
+    order = f"{mapping.sublist.order_by}, " if mapping.sublist else ""
+    blocked = f"min(nullif({BLOCKED_REASON_COLUMN}, ''))" if blocked_column else "null::varchar"
+    key = f"{mapping.key}::varchar"
+    return f"""
+        with model as (
+            select
+                {key} as external_id,
+                sha256($fingerprint || string_agg({row_text}, chr(10) order by {order}{row_text})) as payload_hash,
+                {_missing_required(mapping, f"chr(39) || {key} || chr(39)")} as missing,
+                {blocked} as blocked_reason
+            from {SYNC_SCHEMA}.{mapping.model}
+            group by {key}
+        ),
+        ledger as (
+            select * from {LEDGER_SCHEMA}.sync_ledger where destination = $destination and object_name = $object
+        )
+        select
+            model.external_id,
+            case
+                when model.missing is not null then 'blocked'
+                when ledger.synced_hash = model.payload_hash then 'unchanged'
+                when model.blocked_reason is not null then 'blocked'
+                when ledger.status = 'dead_letter' and ledger.payload_hash = model.payload_hash
+                     and not $retry_dead_letters then 'blocked'
+                when ledger.synced_hash is not null then 'update'
+                else 'create'
+            end as action,
+            case
+                when model.missing is not null then model.missing
+                when ledger.synced_hash = model.payload_hash then null
+                when model.blocked_reason is not null then model.blocked_reason
+                when ledger.status = 'dead_letter' and ledger.payload_hash = model.payload_hash
+                     and not $retry_dead_letters
+                    then 'dead-lettered after ' || ledger.attempts || ' attempts: ' || coalesce(ledger.last_error, '')
+            end as reason,
+            case when model.missing is null then model.payload_hash end as payload_hash,
+            coalesce(ledger.status = 'sending', false) as in_doubt
+        from model left join ledger using (external_id)
+        order by model.external_id
+    """
 
 
 def plan_sync(connection: duckdb.DuckDBPyConnection, ledger: SyncLedger, destination: str, object_name: str,
               mapping: ObjectMapping, *, retry_dead_letters: bool = False) -> SyncPlan:
-    """Every record of the sync model, classified against the ledger: create, update, unchanged
-    or blocked (with the reason)."""
+    """Every record of the sync model, classified against the ledger (``ledger`` has made its
+    tables): create, update, unchanged or blocked (with the reason)."""
     blocked_column = BLOCKED_REASON_COLUMN in model_columns(connection).get(mapping.model, set())
-    entries = ledger.entries(destination, object_name)
-    records = [_classify(external_id, rows, mapping, entries.get(external_id), retry_dead_letters)
-               for external_id, rows in _rows_by_record(connection, mapping, blocked_column)]
+    rows = connection.execute(_plan_query(mapping, blocked_column), {
+        "fingerprint": mapping_fingerprint(mapping), "destination": destination, "object": object_name,
+        "retry_dead_letters": retry_dead_letters}).fetchall()
+    records = [PlannedRecord(external_id, action, reason, digest, in_doubt and action in ("create", "update"))
+               for external_id, action, reason, digest, in_doubt in rows]
     return SyncPlan(destination, object_name, records)
+
+
+class PlannedItems(SequenceABC):
+    """The records to send as ``SendItem``s. A thread of its own reads their rows from the sync
+    model and builds their payloads a chunk at a time, in order, from the moment it is made: the
+    first request leaves as soon as the first chunk is ready, and a destination taking a record
+    waits only if it overtakes the builder."""
+
+    CHUNK = 1000
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, mapping: ObjectMapping,
+                 records: Sequence[PlannedRecord]) -> None:
+        self.mapping = mapping
+        self.records = list(records)
+        # A cursor of its own, made here, used by the builder thread only: the ledger writes on
+        # the shared connection meanwhile.
+        self._cursor = connection.cursor()
+        count = -(-len(self.records) // self.CHUNK)
+        self._chunks: list[list[SendItem]] = [[] for _ in range(count)]
+        self._built = [threading.Event() for _ in range(count)]
+        self._errors: dict[int, BaseException] = {}
+        self._stopped = threading.Event()
+        self._builder = threading.Thread(target=self._build_all, name="sync-payloads", daemon=True)
+        self._builder.start()
+
+    def finish(self) -> None:
+        """Stop building (a sync that stopped early) and wait, so nothing touches the warehouse
+        after the sync."""
+        self._stopped.set()
+        self._builder.join()
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[position] for position in range(*index.indices(len(self)))]
+        index = range(len(self))[index]
+        number = index // self.CHUNK
+        self._built[number].wait()
+        if number in self._errors:
+            raise self._errors[number]
+        return self._chunks[number][index % self.CHUNK]
+
+    def _build_all(self) -> None:
+        for number, built in enumerate(self._built):
+            try:
+                if self._stopped.is_set():
+                    raise RuntimeError("the sync ended before this record's payload was built")
+                records = self.records[number * self.CHUNK:(number + 1) * self.CHUNK]
+                rows = self._rows([record.external_id for record in records])
+                self._chunks[number] = [SendItem(record.external_id, self.mapping.payload(rows[record.external_id]),
+                                                 record.payload_hash) for record in records]
+            except BaseException as error:  # noqa: BLE001 - raised where the record is taken
+                self._errors[number] = error
+            finally:
+                built.set()
+        self._cursor.close()
+
+    def _rows(self, external_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        mapping = self.mapping
+        columns = sorted(mapping.columns())
+        order = f", {mapping.sublist.order_by}" if mapping.sublist else ""
+        cursor = self._cursor
+        cursor.register("records_to_send", pa.table({"external_id": pa.array(external_ids, pa.string())}))
+        table = cursor.sql(
+            f"select {', '.join(columns)} from {SYNC_SCHEMA}.{mapping.model} "
+            f"where {mapping.key}::varchar in (select external_id from records_to_send) "
+            f"order by {mapping.key}::varchar{order}").to_arrow_table()
+        cursor.unregister("records_to_send")
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for row in table.to_pylist():
+            rows.setdefault(str(row[mapping.key]), []).append(row)
+        return rows
 
 
 def run_sync(connection: duckdb.DuckDBPyConnection, destination: Destination, object_name: str,
@@ -135,22 +252,58 @@ def run_sync(connection: duckdb.DuckDBPyConnection, destination: Destination, ob
     return result
 
 
-def _send(ledger: SyncLedger, destination: Destination, object_name: str, mapping: ObjectMapping,
-          plan: SyncPlan, result: SyncResult, progress: Progress | None) -> None:
-    to_send = plan.to_send()
-    hashes = {record.external_id: record.payload_hash for record in to_send}
-    total, done = len(to_send), 0
+class _OutcomeRecorder:
+    """Writes outcomes to the ledger from a thread of its own, in batches (one statement per
+    ``FLUSH_RECORDS`` outcomes or ``FLUSH_SECONDS``, not one per record), so the requests of a
+    sync never wait for the warehouse. Until written, records stay ``sending``, which a run
+    that dies here resolves by reading them back."""
 
-    buffered: list[RecordOutcome] = []
-    last_flush = time.monotonic()
-    lock = threading.Lock()
+    def __init__(self, ledger: SyncLedger, destination: str, object_name: str, mapping: ObjectMapping,
+                 result: SyncResult, hashes: dict[str, str], progress: Progress | None) -> None:
+        self.ledger, self.destination, self.object_name = ledger, destination, object_name
+        self.mapping, self.result, self.hashes, self.progress = mapping, result, hashes, progress
+        self.done = 0
+        self._queue: queue.Queue[list[RecordOutcome] | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sync-ledger", daemon=True)
+        self._thread.start()
 
-    def flush() -> None:
-        nonlocal done, last_flush
-        outcomes = buffered[:]
-        buffered.clear()
-        last_flush = time.monotonic()
-        dead = ledger.record(destination.name, object_name, result.run_id, outcomes, hashes, mapping.max_attempts)
+    def report(self, outcomes: Sequence[RecordOutcome]) -> None:
+        if outcomes:
+            self._queue.put(list(outcomes))
+
+    def close(self) -> None:
+        """Write what is left; raises what a write raised."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        buffered: list[RecordOutcome] = []
+        last_write = time.monotonic()
+        closing = False
+        while not closing:
+            try:
+                outcomes = self._queue.get(timeout=FLUSH_SECONDS)
+            except queue.Empty:
+                outcomes = []
+            if outcomes is None:
+                closing = True
+            else:
+                buffered.extend(outcomes)
+            due = len(buffered) >= FLUSH_RECORDS or time.monotonic() - last_write >= FLUSH_SECONDS
+            if buffered and (closing or due) and self._error is None:
+                try:
+                    self._write(buffered)
+                except BaseException as error:  # noqa: BLE001 - raised again by close()
+                    self._error = error
+                buffered, last_write = [], time.monotonic()
+
+    def _write(self, outcomes: list[RecordOutcome]) -> None:
+        result = self.result
+        dead = self.ledger.record(self.destination, self.object_name, result.run_id, outcomes, self.hashes,
+                                  self.mapping.max_attempts)
         for outcome in outcomes:
             if outcome.status == "synced":
                 result.succeeded += 1
@@ -161,52 +314,54 @@ def _send(ledger: SyncLedger, destination: Destination, object_name: str, mappin
                 if len(result.errors) < 100:
                     result.errors.append(f"{outcome.external_id}: {outcome.error}")
         result.dead_lettered += len(dead)
-        done += len(outcomes)
-        if progress and outcomes:
-            progress(done, total)
+        self.done += len(outcomes)
+        if self.progress:
+            self.progress(self.done, len(self.hashes))
 
-    def report(outcomes: Sequence[RecordOutcome]) -> None:
-        # Outcomes reach the ledger in batches (one statement per batch, not per record). Until
-        # then the records stay "sending", which a run that dies here resolves by reading back.
-        with lock:
-            buffered.extend(outcomes)
-            if len(buffered) >= FLUSH_RECORDS or time.monotonic() - last_flush >= FLUSH_SECONDS:
-                flush()
 
-    # A record written ahead by a run that died may be in the destination already: read it back
-    # and send it only if it is absent or different.
-    in_doubt = [record for record in to_send if record.in_doubt]
-    if in_doubt:
-        held = destination.read_back(mapping, [record.external_id for record in in_doubt])
-        confirmed = [RecordOutcome(record.external_id, "synced", held[record.external_id].remote_id)
-                     for record in in_doubt
-                     if record.external_id in held and payload_matches(record.payload, held[record.external_id].fields)]
-        result.confirmed_by_read_back = len(confirmed)
-        report(confirmed)
-        with lock:
-            flush()
-        confirmed_ids = {outcome.external_id for outcome in confirmed}
-        to_send = [record for record in to_send if record.external_id not in confirmed_ids]
-
-    items = [SendItem(record.external_id, record.payload, record.payload_hash) for record in to_send]
-    ledger.mark_sending(destination.name, object_name, result.run_id, [(i.external_id, i.payload_hash) for i in items])
+def _send(ledger: SyncLedger, destination: Destination, object_name: str, mapping: ObjectMapping,
+          plan: SyncPlan, result: SyncResult, progress: Progress | None) -> None:
+    to_send = plan.to_send()
+    hashes = {record.external_id: record.payload_hash for record in to_send}
+    recorder = _OutcomeRecorder(ledger, destination.name, object_name, mapping, result, hashes, progress)
     reported: set[str] = set()
-
-    def report_and_remember(outcomes: Sequence[RecordOutcome]) -> None:
-        reported.update(outcome.external_id for outcome in outcomes)
-        report(outcomes)
-
+    items: PlannedItems | None = None
     try:
-        destination.send(mapping, items, report_and_remember)
-    except SyncStopped as stop:
-        with lock:
-            flush()
-        result.status, result.stop_reason = "stopped", str(stop)
-        unsent = [item.external_id for item in items if item.external_id not in reported]
-        ledger.release(destination.name, object_name, unsent, f"not sent: {stop}")
-        log.warning("%s %s: sync stopped after %s of %s records: %s", destination.name, object_name,
-                    len(reported), len(items), stop)
+        # A record written ahead by a run that died may be in the destination already: read it
+        # back and send it only if it is absent or different.
+        doubtful = PlannedItems(ledger.connection, mapping, [record for record in to_send if record.in_doubt])
+        in_doubt = doubtful[:]
+        doubtful.finish()
+        if in_doubt:
+            held = destination.read_back(mapping, [item.external_id for item in in_doubt])
+            confirmed = [RecordOutcome(item.external_id, "synced", held[item.external_id].remote_id)
+                         for item in in_doubt if item.external_id in held
+                         and payload_matches(item.payload, held[item.external_id].fields)]
+            result.confirmed_by_read_back = len(confirmed)
+            recorder.report(confirmed)
+            confirmed_ids = {outcome.external_id for outcome in confirmed}
+            to_send = [record for record in to_send if record.external_id not in confirmed_ids]
+
+        # Write-ahead in one statement: marking chunk by chunk while sending made the requests
+        # wait for the ledger, which the outcomes are being written to at the same time.
+        ledger.mark_sending(destination.name, object_name, result.run_id,
+                            [(record.external_id, record.payload_hash) for record in to_send])
+        items = PlannedItems(ledger.connection, mapping, to_send)
+
+        def report(outcomes: Sequence[RecordOutcome]) -> None:
+            reported.update(outcome.external_id for outcome in outcomes)
+            recorder.report(outcomes)
+
+        try:
+            destination.send(mapping, items, report)
+        except SyncStopped as stop:
+            result.status, result.stop_reason = "stopped", str(stop)
+            unsent = [record.external_id for record in items.records if record.external_id not in reported]
+            ledger.release(destination.name, object_name, unsent, f"not sent: {stop}")
+            log.warning("%s %s: sync stopped after %s of %s records: %s", destination.name, object_name,
+                        len(reported), len(items), stop)
     finally:
-        with lock:
-            flush()
+        if items is not None:
+            items.finish()
+        recorder.close()
     result.sent = len(reported)

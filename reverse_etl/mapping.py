@@ -9,6 +9,7 @@ column is ``custcol_credit_block_id`` in one NetSuite account and
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping as AbcMapping
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -93,7 +94,8 @@ class ObjectMapping(BaseModel):
     def payload(self, rows: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> dict[str, Any]:
         """The destination payload of one record: its sync-model row, or its rows (one per line)
         when the object has a sublist. A missing required value is an error naming the row."""
-        rows = [rows] if isinstance(rows, Mapping) else list(rows)
+        # collections.abc, not typing: typing's alias makes this check ~20x slower, per record.
+        rows = [rows] if isinstance(rows, AbcMapping) else list(rows)
         label = repr(rows[0].get(self.key))
         payload = _fields_payload(self.model, self.fields, rows[0], label)
         if self.sublist:
@@ -119,7 +121,8 @@ def _convert(value: Any, kind: str) -> Any:
         return {"id": str(value)}
     if kind == "decimal":
         # Plain digits without trailing zeros: 12.500000000 -> 12.5, and 100 stays 100, not 1E+2.
-        return Decimal(format(Decimal(str(value)).normalize(), "f"))
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        return Decimal(format(number.normalize(), "f"))
     if kind == "date":
         return value.isoformat() if isinstance(value, date) else str(value)
     if kind == "boolean":

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 import uuid
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Sequence
 from urllib.parse import quote
@@ -38,6 +40,9 @@ COLLECTION = "application/vnd.oracle.resource+json; type=collection"
 BATCH_SIZE = 100
 READ_BACK_CHUNK = 1000  # SuiteQL (Oracle) takes at most 1000 values in an IN list
 UNKNOWN_OUTCOME_ATTEMPTS = 3
+# A read-back group waits until this many more batches were accepted after it filled: by then
+# NetSuite has usually run its jobs, and a read-back that finds nothing would waste a slot.
+READ_BACK_LAG_BATCHES = 5
 
 
 def _json(payload: Any) -> bytes:
@@ -106,24 +111,52 @@ class NetSuiteDestination:
                              error=f"outcome unknown after {UNKNOWN_OUTCOME_ATTEMPTS} attempts")
 
     def _send_batches(self, mapping: ObjectMapping, items: Sequence[SendItem], report: Report) -> None:
-        batches = [list(items[start:start + self.batch_size]) for start in range(0, len(items), self.batch_size)]
-        jobs: dict[str, str] = {}  # external ID -> job path
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self._submit, mapping, batch): batch for batch in batches}
-            for future in as_completed(futures):
-                batch = futures[future]
+        """Batches and read-backs share the account's request slots: ``concurrency`` workers
+        each take the next request as soon as their last one is answered, and a read-back of
+        ``READ_BACK_CHUNK`` accepted records goes out between batches (once a few more batches
+        have gone, so its jobs have had time to run) instead of every read-back waiting for the
+        last batch. What a read-back does not confirm is read back again, and its job asked, at
+        the end (``_confirm``)."""
+        work = _BatchPipeline(len(items), self.batch_size)
+
+        def worker() -> None:
+            while (task := work.next_task()) is not None:
+                kind, argument = task
                 try:
-                    job = future.result()
-                except DestinationError as error:
-                    status = "retry" if error.retryable else "failed"
-                    report([RecordOutcome(item.external_id, status, error=error.message) for item in batch])
-                    continue
-                except (requests.ConnectionError, requests.Timeout) as error:
-                    report([RecordOutcome(item.external_id, "retry", error=f"batch not accepted: {error}")
-                            for item in batch])
-                    continue
-                jobs.update((item.external_id, job) for item in batch)
-        self._confirm(mapping, {item.external_id: item for item in items if item.external_id in jobs}, jobs, report)
+                    if kind == "batch":
+                        batch, job, failure = self._submit_range(mapping, items, argument)
+                        if failure is not None:
+                            report([RecordOutcome(item.external_id, *failure) for item in batch])
+                        work.batch_answered(batch, job)
+                        continue
+                    try:
+                        held = self._read_back_chunk(mapping, argument)
+                    except (DestinationError, requests.ConnectionError, requests.Timeout) as error:
+                        # The group stays pending: _confirm reads it back again at the end.
+                        log.info("netsuite %s: a read-back failed (%s); retried at the end",
+                                 mapping.record_type, error)
+                        continue
+                    report(work.confirmed(held))
+                except BaseException:
+                    work.abort()  # no new requests; the other workers finish theirs and stop
+                    raise
+
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            for future in [pool.submit(worker) for _ in range(self.concurrency)]:
+                future.result()
+        self._confirm(mapping, work.pending, work.jobs, report)
+
+    def _submit_range(self, mapping: ObjectMapping, items: Sequence[SendItem], start: int
+                      ) -> tuple[list[SendItem], str | None, tuple[str, str] | None]:
+        """One batch, taken (and its payloads built) in the worker: (batch, job path, None), or
+        (batch, None, (status, error)) when NetSuite did not accept it."""
+        batch = list(items[start:start + self.batch_size])
+        try:
+            return batch, self._submit(mapping, batch), None
+        except DestinationError as error:
+            return batch, None, ("retry" if error.retryable else "failed", error.message)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            return batch, None, ("retry", f"batch not accepted: {error}")
 
     def _submit(self, mapping: ObjectMapping, batch: list[SendItem]) -> str:
         """Submit one batch; answers the path of its job (a new one or the one its key made)."""
@@ -208,19 +241,20 @@ class NetSuiteDestination:
             with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
                 found = pool.map(lambda external_id: (external_id, self._get(mapping, external_id)), external_ids)
                 return {external_id: record for external_id, record in found if record is not None}
-        columns = sorted({field.field.lower() for field in mapping.fields.values()} | {"id", "externalid"})
-
-        def chunk_rows(chunk: Sequence[str]) -> list[dict[str, Any]]:
-            return list(self.connection.suiteql(f"SELECT {', '.join(columns)} FROM {mapping.record_type} "
-                                                f"WHERE externalid IN ({', '.join(map(_quoted, chunk))})"))
-
         chunks = [external_ids[start:start + READ_BACK_CHUNK] for start in range(0, len(external_ids), READ_BACK_CHUNK)]
         held: dict[str, RemoteRecord] = {}
         # The queries share the account's request slots, so they go side by side like the batches.
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            for rows in pool.map(chunk_rows, chunks):
-                held.update((row["externalid"], RemoteRecord(str(row["id"]), row)) for row in rows)
+            for found in pool.map(lambda chunk: self._read_back_chunk(mapping, chunk), chunks):
+                held.update(found)
         return held
+
+    def _read_back_chunk(self, mapping: ObjectMapping, external_ids: Sequence[str]) -> dict[str, RemoteRecord]:
+        """Up to ``READ_BACK_CHUNK`` records in one SuiteQL query."""
+        columns = sorted({field.field.lower() for field in mapping.fields.values()} | {"id", "externalid"})
+        rows = self.connection.suiteql(f"SELECT {', '.join(columns)} FROM {mapping.record_type} "
+                                       f"WHERE externalid IN ({', '.join(map(_quoted, external_ids))})")
+        return {row["externalid"]: RemoteRecord(str(row["id"]), row) for row in rows}
 
     def _get(self, mapping: ObjectMapping, external_id: str) -> RemoteRecord | None:
         path = f"/record/v1/{mapping.record_type}/eid:{quote(external_id, safe='')}"
@@ -231,3 +265,67 @@ class NetSuiteDestination:
                 return None
             raise
         return RemoteRecord(str(record.get("id")), record)
+
+
+class _BatchPipeline:
+    """What the batch workers share: the batches still to send, the accepted records waiting for
+    a read-back (in groups of ``READ_BACK_CHUNK``), and the records not yet confirmed."""
+
+    def __init__(self, count: int, batch_size: int) -> None:
+        self.starts = deque(range(0, count, batch_size))
+        self.jobs: dict[str, str] = {}  # external ID -> job path
+        self.pending: dict[str, SendItem] = {}  # accepted, not yet confirmed
+        self._filling: list[str] = []
+        self._ready: deque[tuple[int, list[str]]] = deque()  # (batches accepted when it filled, group)
+        self._accepted = 0
+        self._batches_out = 0
+        self._changed = threading.Condition()
+
+    def next_task(self) -> tuple[str, Any] | None:
+        """The next request for a free slot; None when nothing is left to do."""
+        with self._changed:
+            while True:
+                ready, starts = self._ready, self.starts
+                if ready and (not starts or self._accepted - ready[0][0] >= READ_BACK_LAG_BATCHES):
+                    return "read-back", ready.popleft()[1]
+                if starts:
+                    self._batches_out += 1
+                    return "batch", starts.popleft()
+                if not self._batches_out:
+                    return None
+                self._changed.wait()  # a batch still out may fill one more read-back group
+
+    def abort(self) -> None:
+        """A worker failed unexpectedly: hand out nothing more (what was accepted stays
+        ``sending`` in the ledger, and the next run reads it back)."""
+        with self._changed:
+            self.starts.clear()
+            self._ready.clear()
+            self._batches_out = 0
+            self._changed.notify_all()
+
+    def batch_answered(self, batch: list[SendItem], job: str | None) -> None:
+        with self._changed:
+            self._batches_out = max(0, self._batches_out - 1)
+            if job is not None:
+                self._accepted += 1
+                for item in batch:
+                    self.jobs[item.external_id] = job
+                    self.pending[item.external_id] = item
+                self._filling.extend(item.external_id for item in batch)
+            last = not self.starts and not self._batches_out
+            while len(self._filling) >= READ_BACK_CHUNK or (self._filling and last):
+                self._ready.append((self._accepted, self._filling[:READ_BACK_CHUNK]))
+                del self._filling[:READ_BACK_CHUNK]
+            self._changed.notify_all()
+
+    def confirmed(self, held: dict[str, RemoteRecord]) -> list[RecordOutcome]:
+        """The outcomes of a read-back: the records NetSuite holds exactly as sent."""
+        with self._changed:
+            found = [(eid, record, self.pending[eid]) for eid, record in held.items() if eid in self.pending]
+        outcomes = [RecordOutcome(eid, "synced", record.remote_id) for eid, record, item in found
+                    if payload_matches(item.payload, record.fields)]
+        with self._changed:
+            for outcome in outcomes:
+                self.pending.pop(outcome.external_id, None)
+        return outcomes

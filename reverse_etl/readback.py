@@ -16,34 +16,37 @@ def _same(wanted: Any, held: Any) -> bool:
     """Compare in the type of the value we send, so text that merely looks numeric stays text."""
     if held is None:
         return False
-    if isinstance(wanted, Mapping) and "id" in wanted:
-        held_id = held.get("id") if isinstance(held, Mapping) else held
+    # Payloads and parsed JSON are plain dicts (and a dict check is cheap: read-backs compare
+    # every field of every record).
+    if isinstance(wanted, dict) and "id" in wanted:
+        held_id = held.get("id") if isinstance(held, dict) else held
         return str(held_id) == str(wanted["id"])
     if isinstance(wanted, bool):
         return str(held).lower() in (("true", "t") if wanted else ("false", "f"))
     if isinstance(wanted, (int, Decimal)):
         try:
-            return Decimal(str(held)) == Decimal(wanted)
+            return Decimal(str(held)) == (wanted if isinstance(wanted, Decimal) else Decimal(wanted))
         except InvalidOperation:
             return False
     return str(held) == str(wanted)
 
 
-def _lookup(fields: Mapping[str, Any], name: str) -> Any:
-    # SuiteQL answers in lower-cased column names; REST and SOQL in the field's own spelling.
-    if name in fields:
-        return fields[name]
-    lowered = name.lower()
-    return next((value for key, value in fields.items() if key.lower() == lowered), None)
-
-
 def payload_matches(payload: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     """True when every field of ``payload`` has the same value in ``remote`` (a sublist: the same
     lines in the same order)."""
+    lowered: dict[str, Any] | None = None
     for name, wanted in payload.items():
-        held = _lookup(remote, name)
-        if isinstance(wanted, Mapping) and "items" in wanted:
-            held_items = held.get("items") if isinstance(held, Mapping) else held
+        # SuiteQL answers in lower-cased column names; REST and SOQL in the field's own spelling.
+        if name in remote:
+            held = remote[name]
+        elif (lower := name.lower()) in remote:
+            held = remote[lower]
+        else:
+            if lowered is None:
+                lowered = {key.lower(): value for key, value in remote.items()}
+            held = lowered.get(lower)
+        if isinstance(wanted, dict) and "items" in wanted:
+            held_items = held.get("items") if isinstance(held, dict) else held
             if not isinstance(held_items, list) or len(held_items) != len(wanted["items"]):
                 return False
             if not all(payload_matches(line, held_line)

@@ -1,7 +1,9 @@
 """The account's records in memory: internal IDs, the externalId index, snapshots to a JSON file.
 
 One re-entrant lock guards everything; callers hold ``store.lock`` around a read-check-write.
-``version`` changes with every write (SuiteQL caches results per query and version).
+``version`` changes with every write (SuiteQL caches results per query and version), and each
+record keeps the version that wrote it last (its stamp: SuiteQL rebuilds only the rows of
+records written since it last looked).
 Invoices and journal entries share the ``transaction`` internal-ID space, as in NetSuite.
 """
 from __future__ import annotations
@@ -39,6 +41,9 @@ class Store:
             self._records: dict[str, dict[str, dict]] = {name: {} for name in SPECS}
             self._external: dict[str, dict[str, str]] = {name: {} for name in SPECS}
             self._next: dict[str, int] = {}
+            self._stamps: dict[str, dict[str, int]] = {name: {} for name in SPECS}
+            # Internal IDs in ID order per record type, kept while no record is added or deleted.
+            self._ordered: dict[str, list[str] | None] = {name: [] for name in SPECS}
             self.version = getattr(self, "version", 0) + 1
 
     # Reads --------------------------------------------------------------------------------------
@@ -50,7 +55,18 @@ class Store:
 
     def all(self, record_type: str) -> list[dict]:
         records = self._records[record_type]
-        return [records[key] for key in sorted(records, key=id_key)]
+        return [records[key] for key in self.ids(record_type)]
+
+    def ids(self, record_type: str) -> list[str]:
+        """The internal IDs of a record type in ID order (a shared list: do not change it)."""
+        ordered = self._ordered[record_type]
+        if ordered is None:
+            ordered = self._ordered[record_type] = sorted(self._records[record_type], key=id_key)
+        return ordered
+
+    def stamps(self, record_type: str) -> dict[str, int]:
+        """Per internal ID, the store version that last wrote the record (do not change it)."""
+        return self._stamps[record_type]
 
     def count(self, record_type: str) -> int:
         return len(self._records[record_type])
@@ -84,9 +100,19 @@ class Store:
                     raise ValueError(f"{record_type}: externalId {external_id!r} is used twice")
                 self._external[record_type][external_id] = record["id"]
             self._reserve(record_type, record["id"])
+            if record["id"] not in self._records[record_type]:
+                self._add_id(record_type, record["id"])
             self._records[record_type][record["id"]] = record
             self.version += 1
+            self._stamps[record_type][record["id"]] = self.version
             return record["id"]
+
+    def _add_id(self, record_type: str, internal_id: str) -> None:
+        ordered = self._ordered[record_type]
+        if ordered is not None and (not ordered or id_key(ordered[-1]) < id_key(internal_id)):
+            ordered.append(internal_id)  # the common case: a new record takes the next ID
+        else:
+            self._ordered[record_type] = None
 
     def replace(self, record_type: str, record: dict) -> None:
         with self.lock:
@@ -98,6 +124,8 @@ class Store:
     def delete(self, record_type: str, internal_id: str) -> None:
         with self.lock:
             old = self._records[record_type].pop(internal_id)
+            self._stamps[record_type].pop(internal_id, None)
+            self._ordered[record_type] = None
             self.version += 1
             if old.get("externalId") is not None:
                 self._external[record_type].pop(old["externalId"], None)

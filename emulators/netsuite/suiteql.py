@@ -62,8 +62,11 @@ class Table:
             index = self._indexes[column] = {}
             kind = self.columns[column]
             for position, row in enumerate(self.rows):
-                if row.get(column) is not None:
-                    index.setdefault(_coerce(kind, row[column]), []).append((position, row))
+                value = row.get(column)
+                if value is not None:
+                    # Text is its own key (an external ID): no conversion call per row.
+                    key = value if kind == "str" and type(value) is str else _coerce(kind, value)
+                    index.setdefault(key, []).append((position, row))
         found = [entry for value in values for entry in index.get(value, ())]
         return [row for _, row in sorted(found, key=lambda entry: entry[0])]
 
@@ -128,18 +131,39 @@ def _record_table(store: Store, spec: RecordSpec) -> Table:
     for name, field_spec in spec.fields.items():
         columns[name.lower()] = _FIELD_KINDS[field_spec.kind]
     columns["lastmodifieddate"] = "datetime"
+    # Rows are kept per record with the stamp of the write that made them: a read-back that runs
+    # while batches are still being written rebuilds only the rows written since, not 20,000.
+    cached: dict[str, tuple[int, dict[str, Any], dict[str, Kind]]] = (
+        store.__dict__.setdefault("_suiteql_rows", {}).setdefault(spec.name, {}))
     rows = []
-    for record in store.all(spec.name):
-        row: dict[str, Any] = {"id": _id_value(record["id"]),
-                               "lastmodifieddate": _stamp(record.get("lastModifiedDate"))}
-        for name, field_spec in spec.fields.items():
-            row[name.lower()] = _typed(field_spec.kind, record.get(name))
-        for name, value in record.items():
-            if spec.custom_prefixes and name.startswith(spec.custom_prefixes):
-                columns.setdefault(name.lower(), _custom_kind(value))
-                row[name.lower()] = _custom(value)
+    stamps = store.stamps(spec.name)
+    for internal_id in store.ids(spec.name):
+        stamp = stamps[internal_id]
+        entry = cached.get(internal_id)
+        if entry is None or entry[0] != stamp:
+            entry = cached[internal_id] = (stamp, *_record_row(spec, store.get(spec.name, internal_id)))
+        _, row, custom_columns = entry
+        for name, kind in custom_columns.items():
+            columns.setdefault(name, kind)
         rows.append(row)
+    if len(cached) > 2 * len(rows) + 100:  # rows of deleted records
+        live = set(store.ids(spec.name))
+        for internal_id in [key for key in cached if key not in live]:
+            del cached[internal_id]
     return Table(spec.name, columns, rows)
+
+
+def _record_row(spec: RecordSpec, record: dict) -> tuple[dict[str, Any], dict[str, Kind]]:
+    """One record as a view row, with the kinds of the custom fields it holds."""
+    row: dict[str, Any] = {"id": _id_value(record["id"]), "lastmodifieddate": _stamp(record.get("lastModifiedDate"))}
+    for name, field_spec in spec.fields.items():
+        row[name.lower()] = _typed(field_spec.kind, record.get(name))
+    custom_columns: dict[str, Kind] = {}
+    for name, value in record.items():
+        if spec.custom_prefixes and name.startswith(spec.custom_prefixes):
+            custom_columns.setdefault(name.lower(), _custom_kind(value))
+            row[name.lower()] = _custom(value)
+    return row, custom_columns
 
 
 TRANSACTION_COLUMNS: dict[str, Kind] = {
