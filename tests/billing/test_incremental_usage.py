@@ -9,29 +9,22 @@ for row with a `--full-refresh` build of the same warehouse.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.dbt_runs import run_dbt
+
 COMPARED = ("staging.stg_usage__delivered_events", "marts.fct_usage_records", "marts.fct_invoice_lines",
             "marts.fct_usage_lineage", "marts.fct_quarantined_usage_events", "marts.fct_usage_monthly",
             "marts.fct_revenue_schedule", "marts.fct_journal_entry_lines")
 
 
 def _dbt(args: list[str], warehouse: Path, target: Path) -> None:
-    """dbt in its own process: in-process, dbt-duckdb would keep the warehouse file open."""
-    environment = {**os.environ, "METERLEDGER_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(REPO / "dbt_project"),
-         "--profiles-dir", str(REPO), "--target-path", str(target)],
-        env=environment, capture_output=True, text=True)
-    assert completed.returncode == 0, completed.stdout[-4000:]
+    completed = run_dbt(args, warehouse, target)
+    assert completed.success, completed.output[-4000:]
 
 
 def _snapshot(warehouse: Path) -> dict[str, list[tuple]]:

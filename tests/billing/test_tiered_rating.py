@@ -7,19 +7,19 @@ it reads; nothing in Python computes the amounts under test, only the reference.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.dbt_runs import run_dbt
+
 CENT = Decimal("0.01")
 
 INPUTS = """
-    attach ':memory:' as compile;
-    use compile;
+    attach ':memory:' as meterledger;
+    use meterledger;
     create schema intermediate;
     create schema staging;
     create table intermediate.int_usage_by_segment (
@@ -49,16 +49,11 @@ INPUTS = """
 
 @pytest.fixture(scope="module")
 def charges_sql(tmp_path_factory) -> str:
-    from dbt.cli.main import dbtRunner
-
-    with pytest.MonkeyPatch.context() as patch:
-        # The warehouse file is named "compile": the compiled SQL reads "compile"."<schema>"."<model>".
-        patch.setenv("METERLEDGER_WAREHOUSE", str(tmp_path_factory.mktemp("dbt") / "compile.duckdb"))
-        result = dbtRunner().invoke([
-            "compile", "--quiet", "--project-dir", str(REPO / "dbt_project"), "--profiles-dir", str(REPO),
-            "--target-path", str(tmp_path_factory.mktemp("dbt_target")), "--select", "int_usage_charges",
-        ])
-    assert result.success, result.exception
+    # The warehouse file is named "meterledger": the compiled SQL reads "meterledger"."<schema>"."<model>",
+    # which INPUTS creates in memory.
+    result = run_dbt(["compile", "--quiet", "--select", "int_usage_charges"],
+                     tmp_path_factory.mktemp("dbt") / "meterledger.duckdb", tmp_path_factory.mktemp("dbt_target"))
+    assert result.success, result.output
     [node] = [node for node in result.result.results if node.node.name == "int_usage_charges"]
     return node.node.compiled_code
 

@@ -4,11 +4,8 @@ requests a connection sends."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,8 +22,8 @@ from emulators.netsuite import NetSuiteApp
 from ingestion.pipelines import raw_pipeline
 from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
 from meterledger.http import VerifiedSession
+from tests.dbt_runs import run_dbt
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_ID = "1234567-sb1"
 # Every seeded record was last modified at the same instant, long before the tests run: a second
 # load re-reads all of them at the cursor's boundary, and a REST write is always newer.
@@ -187,7 +184,8 @@ def netsuite_pipeline(tmp_path: Path) -> dlt.Pipeline:
 
 
 def warehouse_path(tmp_path: Path) -> Path:
-    return tmp_path / "warehouse.duckdb"
+    # The production file name, which the session's parse of the dbt project expects (tests/dbt_runs.py).
+    return tmp_path / "meterledger.duckdb"
 
 
 def query(tmp_path: Path, sql: str) -> list[tuple]:
@@ -222,17 +220,10 @@ def fingerprints(tmp_path: Path, schema: str) -> dict[str, tuple[int, str]]:
 def build_netsuite_staging(tmp_path: Path) -> None:
     """``dbt build`` of the NetSuite staging models (views and their tests) over the test warehouse.
 
-    A separate process: dbt-duckdb keeps its connection open, with settings of its own, for as long
-    as the process lives."""
-    dbt = Path(sys.executable).parent / "dbt"
-    environment = {**os.environ, "METERLEDGER_WAREHOUSE": str(warehouse_path(tmp_path)),
-                   "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    result = subprocess.run(
-        [str(dbt), "build", "--select", "staging.netsuite", "--threads", "4", "--project-dir", str(REPO_ROOT / "dbt_project"),
-         "--profiles-dir", str(REPO_ROOT), "--target-path", str(tmp_path / "dbt_target"),
-         "--log-path", str(tmp_path / "dbt_logs")],
-        env=environment, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    On the session's parse of the project (tests/dbt_runs.py)."""
+    result = run_dbt(["build", "--select", "staging.netsuite", "--threads", "4", "--log-path", str(tmp_path / "dbt_logs")],
+                     warehouse_path(tmp_path), tmp_path / "dbt_target")
+    assert result.success, result.output[-6000:]
 
 
 _FROM = re.compile(r"\bFROM\s+(\w+)", re.IGNORECASE)

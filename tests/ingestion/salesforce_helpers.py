@@ -6,10 +6,7 @@ Test modules import the fixtures they use: ``from tests.ingestion.salesforce_hel
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,11 +21,11 @@ from emulators.common.tls import RunCertificates, create_run_certificates
 from emulators.salesforce import SalesforceApp
 from ingestion.salesforce import salesforce_source
 from meterledger.connections.salesforce import SalesforceConnection
+from tests.dbt_runs import run_dbt
 from tests.emulators.salesforce_fixtures import (
     CLIENT_ID, CLIENT_SECRET, LINE_API, SfClient, build_seed, seed_id, write_seed,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 RAW_TABLES = ("account", "contract", "contract_line_c", "price_tier_c", "amendment_c")
 STAGING_MODELS = ("stg_salesforce__accounts", "stg_salesforce__contracts", "stg_salesforce__contract_lines",
                   "stg_salesforce__price_tiers", "stg_salesforce__amendments")
@@ -155,19 +152,14 @@ def dbt_build_salesforce_staging(warehouse: Warehouse, work_dir: Path) -> str:
     """``dbt build`` of the Salesforce staging models with their unit and data tests and the source
     tests, into the warehouse; target and logs under ``work_dir`` so the project's own stay
     untouched. Returns dbt's output; raises with it when dbt fails."""
-    environment = {**os.environ, "METERLEDGER_WAREHOUSE": str(warehouse.path),
-                   "METERLEDGER_DBT_TARGET": "duckdb", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "--no-use-colors", "build",
-         "--select", "source:salesforce", "staging.salesforce",
+    result = run_dbt(
+        ["--no-use-colors", "build", "--select", "source:salesforce", "staging.salesforce",
          # only tests whose every parent is selected: not those of downstream models
-         "--indirect-selection", "cautious",
-         "--project-dir", str(REPO_ROOT / "dbt_project"), "--profiles-dir", str(REPO_ROOT),
-         "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")],
-        capture_output=True, text=True, env=environment, timeout=300)
-    if result.returncode != 0:
-        raise AssertionError(f"dbt build failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
+         "--indirect-selection", "cautious", "--log-path", str(work_dir / "logs")],
+        warehouse.path, work_dir / "target", env={"METERLEDGER_DBT_TARGET": "duckdb"})
+    if not result.success:
+        raise AssertionError(f"dbt build failed:\n{result.output}")
+    return result.output
 
 
 # A stand-in connection ----------------------------------------------------------------------------
