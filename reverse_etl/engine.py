@@ -25,7 +25,7 @@ from reverse_etl.ledger import SCHEMA as LEDGER_SCHEMA
 from reverse_etl.ledger import SyncLedger, SyncResult
 from reverse_etl.mapping import BLOCKED_REASON_COLUMN, SYNC_SCHEMA, ObjectMapping
 from reverse_etl.protocol import Destination, RecordOutcome, SendItem, SyncStopped
-from reverse_etl.readback import payload_matches
+from reverse_etl.readback import held_as_sent
 
 log = logging.getLogger(__name__)
 
@@ -334,9 +334,7 @@ def _send(ledger: SyncLedger, destination: Destination, object_name: str, mappin
         doubtful.finish()
         if in_doubt:
             held = destination.read_back(mapping, [item.external_id for item in in_doubt])
-            confirmed = [RecordOutcome(item.external_id, "synced", held[item.external_id].remote_id)
-                         for item in in_doubt if item.external_id in held
-                         and payload_matches(item.payload, held[item.external_id].fields)]
+            confirmed = held_as_sent(in_doubt, held)
             result.confirmed_by_read_back = len(confirmed)
             recorder.report(confirmed)
             confirmed_ids = {outcome.external_id for outcome in confirmed}

@@ -32,7 +32,7 @@ from meterledger.connections.errors import DestinationError
 from meterledger.connections.netsuite import NetSuiteConnection
 from reverse_etl.mapping import ObjectMapping
 from reverse_etl.protocol import RecordOutcome, RemoteRecord, Report, SendItem
-from reverse_etl.readback import payload_matches
+from reverse_etl.readback import held_as_sent, payload_matches
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +200,7 @@ class NetSuiteDestination:
                       report: Report) -> int:
         if not external_ids:
             return 0
-        held = self.read_back(mapping, external_ids)
-        confirmed = [RecordOutcome(eid, "synced", held[eid].remote_id) for eid in external_ids
-                     if eid in held and payload_matches(pending[eid].payload, held[eid].fields)]
+        confirmed = held_as_sent([pending[eid] for eid in external_ids], self.read_back(mapping, external_ids))
         for outcome in confirmed:
             del pending[outcome.external_id]
         report(confirmed)
@@ -322,9 +320,8 @@ class _BatchPipeline:
     def confirmed(self, held: dict[str, RemoteRecord]) -> list[RecordOutcome]:
         """The outcomes of a read-back: the records NetSuite holds exactly as sent."""
         with self._changed:
-            found = [(eid, record, self.pending[eid]) for eid, record in held.items() if eid in self.pending]
-        outcomes = [RecordOutcome(eid, "synced", record.remote_id) for eid, record, item in found
-                    if payload_matches(item.payload, record.fields)]
+            found = [self.pending[eid] for eid in held if eid in self.pending]
+        outcomes = held_as_sent(found, held)
         with self._changed:
             for outcome in outcomes:
                 self.pending.pop(outcome.external_id, None)

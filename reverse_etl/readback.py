@@ -9,7 +9,9 @@ decimals (``12.5`` and ``"12.500"``), everything else as text.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
+
+from reverse_etl.protocol import RecordOutcome, RemoteRecord, SendItem
 
 
 def _same(wanted: Any, held: Any) -> bool:
@@ -56,3 +58,9 @@ def payload_matches(payload: Mapping[str, Any], remote: Mapping[str, Any]) -> bo
         if not _same(wanted, held):
             return False
     return True
+
+
+def held_as_sent(items: Iterable[SendItem], held: Mapping[str, RemoteRecord]) -> list[RecordOutcome]:
+    """``synced`` outcomes for the items the destination holds exactly as they would be sent."""
+    return [RecordOutcome(item.external_id, "synced", held[item.external_id].remote_id) for item in items
+            if item.external_id in held and payload_matches(item.payload, held[item.external_id].fields)]
