@@ -18,8 +18,11 @@ class WarehouseResource(ConfigurableResource):
 
     path: str
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def ensure_folder(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        self.ensure_folder()
         return duckdb.connect(self.path)
 
     def pipeline(self, system: str) -> dlt.Pipeline:

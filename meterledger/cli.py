@@ -127,6 +127,23 @@ def sync(
     typer.echo(summary)
 
 
+@app.command()
+def trace(
+    external_id: str = typer.Argument(..., metavar="EXTERNAL_ID",
+                                      help="A NetSuite usage record ID (<line key>:<meter>:<period start>[:adj<n>]) "
+                                           "or journal entry ID (je:<contract>:<entry type>:<YYYY-MM>)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole trace as JSON (amounts as strings)."),
+    all_events: bool = typer.Option(False, "--all", help="List every event, not only the first ones of each table."),
+    warehouse: Path = typer.Option(None, help="DuckDB warehouse, opened read-only (default: $METERLEDGER_WAREHOUSE, "
+                                              "else warehouse/meterledger.duckdb)."),
+) -> None:
+    """Trace a usage record or journal entry back to its contract line, pricing version, billing
+    period and usage events (file and row)."""
+    from meterledger.trace import run_trace_command
+
+    typer.echo(run_trace_command(external_id, warehouse=warehouse, as_json=as_json, all_events=all_events), nl=False)
+
+
 def _parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)

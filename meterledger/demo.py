@@ -7,12 +7,13 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 
-from meterledger.pipeline import materialize_all, pipeline_environment
+from meterledger.pipeline import FlowOutcome, backfill_close_and_read_back, pipeline_environment
 from meterledger.sync_command import reason_kinds
 
 REASONS = ("malformed_record", "missing_event_id", "conflicting_duplicate", "unparseable_timestamp",
@@ -66,15 +67,17 @@ def run_demo(options: DemoOptions) -> str:
         environment = pipeline_environment(stack.environment(), warehouse, data_dir / "usage")
         os.environ.update(environment)
         _say(f"emulators up (NetSuite {environment['NETSUITE_BASE_URL']}, "
-             f"Salesforce {environment['SALESFORCE_LOGIN_URL']}); materializing every asset, "
-             f"log in {log_path}")
+             f"Salesforce {environment['SALESFORCE_LOGIN_URL']}); backfilling the delivery days, "
+             f"closing billing periods, billing them in NetSuite and reading back; log in {log_path}")
         with _output_to(log_path, quiet=not options.debug):
             try:
-                materialize_all(log_level="DEBUG" if options.debug else "INFO")
+                flow = backfill_close_and_read_back(
+                    data_dir / "usage", warehouse, stack.netsuite, warehouse.parent / "period_close_sensor.cursor",
+                    log_level="DEBUG" if options.debug else "INFO")
             except RuntimeError as error:
                 raise RuntimeError(f"{error} (full log: {log_path})") from error
         readback = _read_back(stack)
-    return _summary(manifest, warehouse, readback, time.monotonic() - started)
+    return _summary(manifest, warehouse, readback, flow, time.monotonic() - started)
 
 
 def _say(message: str) -> None:
@@ -111,6 +114,7 @@ def _read_back(stack) -> dict[str, int]:
         "netsuite_usage": sum(1 for _ in netsuite.suiteql("SELECT id FROM usage")),
         "netsuite_journal_entries": sum(1 for _ in netsuite.suiteql(
             "SELECT id FROM transaction WHERE type = 'Journal'")),
+        "netsuite_invoices": sum(1 for _ in netsuite.suiteql("SELECT id FROM transaction WHERE type = 'CustInvc'")),
         "salesforce_usage_summaries": sum(1 for _ in salesforce.query("SELECT Id FROM Usage_Summary__c")),
         "salesforce_credit_balances": sum(1 for _ in salesforce.query("SELECT Id FROM Credit_Balance__c")),
         "salesforce_accounts": sum(1 for _ in salesforce.query(
@@ -122,10 +126,16 @@ def _scalar(connection: duckdb.DuckDBPyConnection, sql: str) -> int:
     return connection.execute(sql).fetchone()[0]
 
 
-def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds: float) -> str:
+def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], flow: FlowOutcome, seconds: float) -> str:
     lines = [f"meterledger demo: {manifest.get('date_range', {}).get('start')} to "
              f"{manifest.get('date_range', {}).get('end')}, seed {manifest.get('args', {}).get('seed')}, "
-             f"finished in {seconds:.0f} s", ""]
+             f"finished in {seconds:.0f} s", "",
+             "Orchestration (Dagster jobs usage_delivery, daily_billing, period_close; runs in $DAGSTER_HOME)",
+             f"  delivery days {flow.first_day} to {flow.last_day - timedelta(days=1)} backfilled as one run, "
+             f"then {flow.last_day}, then the daily build",
+             f"  period-close sensor: {len(flow.closed.run_ids)} run(s) posting {len(flow.closed.periods)} newly "
+             f"closed billing period(s)" + (f" ({flow.closed.skip_reason})" if flow.closed.skip_reason else ""),
+             f"  NetSuite bill runs (emulator): {flow.invoices:,} invoices; the next day's runs read them back", ""]
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         lines.append("Rows loaded per source (raw tables, loaded by dlt)")
         tables = connection.execute(
@@ -206,10 +216,19 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
             "from reverse_etl.sync_runs "
             "qualify row_number() over (partition by destination, object_name order by finished_at desc) = 1"
         ).fetchall()}
+        synced = {(destination, object_name): count for destination, object_name, count in connection.execute(
+            "select destination, object_name, count(*) from reverse_etl.sync_ledger where status = 'synced' "
+            "group by 1, 2").fetchall()}
         blocked_reasons = reason_kinds([reason for (reason,) in connection.execute(
             "select reason from reverse_etl.sync_plan where action = 'blocked' and destination = 'netsuite'"
         ).fetchall()], top=4)
-    lines += ["", "Reverse ETL (this run; ledger in reverse_etl.sync_ledger, plan in reverse_etl.sync_plan)"]
+        reconciliation = connection.execute(
+            "select reconciliation_status, count(*), count(*) filter (where is_break) "
+            "from marts.rpt_billing_reconciliation group by 1 order by 1").fetchall()
+    lines += ["", "Reconciliation (marts.rpt_billing_reconciliation: events -> rated -> sent -> in NetSuite -> invoiced)"]
+    lines.append("  " + ", ".join(f"{rows:,} {status}" for status, rows, _ in reconciliation)
+                 + f"; {sum(broken for _, _, broken in reconciliation):,} breaking")
+    lines += ["", "Reverse ETL (latest run per object; ledger in reverse_etl.sync_ledger, plan in reverse_etl.sync_plan)"]
     for label, key, held in (("NetSuite usage records", ("netsuite", "usage_records"), "netsuite_usage"),
                              ("NetSuite journal entries", ("netsuite", "journal_entries"), "netsuite_journal_entries"),
                              ("Salesforce usage summaries", ("salesforce", "usage_summaries"),
@@ -218,8 +237,9 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
                               "salesforce_credit_balances"),
                              ("Salesforce account balances", ("salesforce", "accounts"), "salesforce_accounts")):
         planned, unchanged, blocked, pushed, failed = last_runs.get(key, (0, 0, 0, 0, 0))
-        lines.append(f"  {label:<28} {planned:>6,} planned, {pushed:>6,} pushed, {unchanged:>6,} unchanged, "
-                     f"{blocked:>6,} blocked, {failed:,} failed; {readback[held]:,} in the destination now")
+        lines.append(f"  {label:<28} {synced.get(key, 0):>6,} synced in all; latest run: {planned:,} planned, "
+                     f"{pushed:,} pushed, {unchanged:,} unchanged, {blocked:,} blocked, {failed:,} failed; "
+                     f"{readback[held]:,} in the destination now")
     for _, count, example in blocked_reasons:
         lines.append(f"    blocked x{count:,}, e.g. {example}")
     lines += [
@@ -230,6 +250,8 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], seconds:
         "  emulators:   stopped now; `make emulators` runs them again on https://127.0.0.1:8443 (NetSuite) and "
         ":8444 (Salesforce) and writes .env.emulators (URLs, credentials, CA bundle)",
         "  Dagster UI:  with `make emulators` running, `make dagster-dev` opens http://127.0.0.1:3000, "
-        "the demo's run in its history",
+        "the demo's runs in its history (partitions, schedule, sensors, checks)",
+        "  trace:       `meterledger trace <usage record or journal entry external ID>` -> contract line, "
+        "pricing, period, events",
     ]
     return "\n".join(lines)

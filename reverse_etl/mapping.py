@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError,
+                      model_serializer, model_validator)
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 SYNC_SCHEMA = "reverse_etl_sync"
@@ -33,6 +34,25 @@ class FieldMapping(BaseModel):
     required: bool = False
     # Leave a zero amount out (a NetSuite journal line takes exactly one of debit or credit).
     omit_zero: bool = False
+    # Send an empty value as null, which clears the field on update (an Account's usage alert
+    # once it has ended). Otherwise an empty value is left out and the field keeps what it holds.
+    clear_when_null: bool = False
+
+    @model_validator(mode="after")
+    def _clearing_is_optional(self) -> "FieldMapping":
+        if self.required and self.clear_when_null:
+            raise ValueError(f"{self.field}: a required field is never null, clear_when_null does not apply")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_clearing(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The serialized mapping is part of every content hash (engine.mapping_fingerprint): a
+        # field that does not clear serializes as before the option existed, so adding it did
+        # not make every object of every destination be sent again.
+        serialized = handler(self)
+        if not self.clear_when_null:
+            serialized.pop("clear_when_null", None)
+        return serialized
 
 
 def _fields_payload(model: str, fields: Mapping[str, FieldMapping], row: Mapping[str, Any],
@@ -43,6 +63,8 @@ def _fields_payload(model: str, fields: Mapping[str, FieldMapping], row: Mapping
         if value is None:
             if mapping.required:
                 raise MappingError(f"{model} row {label}: required column {column!r} is empty")
+            if mapping.clear_when_null:
+                payload[mapping.field] = None
             continue
         converted = _convert(value, mapping.type)
         if mapping.omit_zero and converted == 0:

@@ -21,6 +21,8 @@ class PipelineRun:
     warehouse: Path
     manifest: dict
     stack: object
+    flow: object = None  # meterledger.pipeline.FlowOutcome
+    sensor_cursor: Path | None = None
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +35,12 @@ def small_demo_data(tmp_path_factory) -> tuple[Path, dict]:
 
 @pytest.fixture(scope="session")
 def pipeline_run(small_demo_data, tmp_path_factory):
-    """The whole asset graph materialized once against running emulators; they stay up for reads."""
+    """The whole loop run once against running emulators, as the schedule and the daemon would:
+    the backfill of every delivery day but the last as one run, the last day, the period-close
+    sensor and its NetSuite postings, NetSuite's bill runs, and the next day's run reading the
+    invoices back. The emulators stay up for reads."""
     from emulators.runner import EmulatorStack
-    from meterledger.pipeline import materialize_all, pipeline_environment
+    from meterledger.pipeline import backfill_close_and_read_back, pipeline_environment
 
     data_dir, manifest = small_demo_data
     workdir = tmp_path_factory.mktemp("pipeline")
@@ -46,9 +51,11 @@ def pipeline_run(small_demo_data, tmp_path_factory):
     os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
     (workdir / "dagster_home").mkdir()
     (workdir / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    cursor = workdir / "period_close_sensor.cursor"
     try:
-        materialize_all()
-        yield PipelineRun(data_dir=data_dir, warehouse=warehouse, manifest=manifest, stack=stack)
+        flow = backfill_close_and_read_back(data_dir / "usage", warehouse, stack.netsuite, cursor)
+        yield PipelineRun(data_dir=data_dir, warehouse=warehouse, manifest=manifest, stack=stack, flow=flow,
+                          sensor_cursor=cursor)
     finally:
         stack.stop(save=False)
         os.environ.clear()

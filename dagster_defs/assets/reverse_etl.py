@@ -1,7 +1,9 @@
 """Reverse-ETL assets, each downstream of the sync_* model it pushes.
 
 One asset per destination object; its materialization metadata holds the plan's and the
-outcomes' counts. A sync the destination stopped (its daily allowance spent) fails the step so
+outcomes' counts. Each also depends on the reconciliation report and the journal entries,
+whose blocking checks (dagster_defs/checks.py) stop every sync of a run when either fails. A step
+that fails unexpectedly runs again under SYNC_RETRY and resumes from its ledger. A sync the destination stopped (its daily allowance spent) fails the step so
 the run shows it; what was sent is in the ledger either way. Records the destination refused do
 not fail the step: they are counted, kept in the ledger with the destination's message and
 retried (then dead-lettered), and the other records go through.
@@ -11,6 +13,9 @@ from dagster import AssetExecutionContext, AssetsDefinition, Failure, Materializ
 from dagster_dbt import get_asset_key_for_model
 
 from dagster_defs.assets.transformation import meterledger_dbt_models
+from dagster_defs.checks import JOURNAL_ENTRIES, RECONCILIATION
+from dagster_defs.partitions import WAREHOUSE_POOL
+from dagster_defs.retries import SYNC_RETRY
 from reverse_etl.ledger import SyncResult
 from reverse_etl.syncs import sync_destination
 
@@ -23,17 +28,19 @@ def _sync_asset(destination_name: str, object_name: str, model: str, description
     """The asset of one destination object; the destination's resource (``netsuite`` or
     ``salesforce``) builds its client."""
 
-    @asset(name=f"{destination_name}_{object_name}", deps=[get_asset_key_for_model([meterledger_dbt_models], model)],
+    @asset(name=f"{destination_name}_{object_name}",
+           deps=[get_asset_key_for_model([meterledger_dbt_models], model), RECONCILIATION, JOURNAL_ENTRIES],
            group_name="reverse_etl", kinds={destination_name}, description=description,
-           required_resource_keys={"warehouse", destination_name})
+           required_resource_keys={"warehouse", destination_name}, retry_policy=SYNC_RETRY, pool=WAREHOUSE_POOL)
     def sync(context: AssetExecutionContext) -> MaterializeResult:
         destination = getattr(context.resources, destination_name).destination()
         with context.resources.warehouse.connect() as connection:
             [result] = sync_destination(connection, destination, objects=[object_name], run_id=context.run.run_id)
         context.log.info("%s %s: %s", destination_name, object_name, result.as_metadata())
         if result.status == "stopped":
+            # The destination's allowance is spent: retrying now would only be refused again.
             raise Failure(f"{destination_name} {object_name}: stopped: {result.stop_reason}",
-                          metadata=_metadata(result))
+                          metadata=_metadata(result), allow_retries=False)
         return MaterializeResult(metadata=_metadata(result))
 
     return sync
@@ -53,7 +60,7 @@ salesforce_credit_balances = _sync_asset(
     "Credit_Balance__c records, one per prepaid credit block, upserted by external ID.")
 salesforce_accounts = _sync_asset(
     "salesforce", "accounts", "sync_salesforce__accounts",
-    "Account credit fields, updated only (an Account is never created by the sync).")
+    "Account credit balance and usage alert fields, updated only (an Account is never created by the sync).")
 
 reverse_etl_assets = [netsuite_usage_records, netsuite_journal_entries, salesforce_usage_summaries,
                       salesforce_credit_balances, salesforce_accounts]

@@ -1,3 +1,6 @@
+{#- A check of the attributed events (the last model it reads): the delivered events are
+    partitioned by delivery day in Dagster, and a check there would run before this model. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'int_usage_events_attributed'}}}) }}
 -- Nothing is lost: every delivered event row is exactly one of billed (attributed to a contract
 -- line), an exact duplicate of a billed or quarantined event, or quarantined with a reason.
 -- Returns the rows that break it.

@@ -12,7 +12,8 @@ Service paths (the base URL is the server root, like ``https://<account>.suiteta
 
 Controls (no authentication)::
 
-    POST /_emulator/billing {"period_start", "period_end"}  -> {"invoice_ids": [...]}
+    POST /_emulator/billing {"period_start", "period_end"[, "subscriptions": [id, ...]]}
+                                                             -> {"invoice_ids": [...]}
     POST /_emulator/reset                                    back to the seed, jobs forgotten
     GET  /_emulator/records/{type}                           every record of a type, as stored
     POST /_emulator/accountingperiods/{id}/close|open|lock|unlock
@@ -145,8 +146,9 @@ class NetSuiteApp(EmulatorApp):
         self.store.save(target)
         return target
 
-    def run_billing(self, period_start: date, period_end: date) -> list[str]:
-        return run_billing(self.store, period_start, period_end)
+    def run_billing(self, period_start: date, period_end: date,
+                    subscriptions: list[str] | None = None) -> list[str]:
+        return run_billing(self.store, period_start, period_end, subscriptions)
 
     # Routing --------------------------------------------------------------------------------
     def _routes(self) -> None:
@@ -491,7 +493,11 @@ class NetSuiteApp(EmulatorApp):
             payload = request.json() or {}
             start = date.fromisoformat(payload["period_start"])
             end = date.fromisoformat(payload["period_end"])
-            invoice_ids = self.run_billing(start, end)
+            subscriptions = payload.get("subscriptions")
+            if subscriptions is not None and not isinstance(subscriptions, list):
+                raise TypeError("subscriptions must be a list of internal IDs")
+            invoice_ids = self.run_billing(start, end, [str(item) for item in subscriptions]
+                                           if subscriptions is not None else None)
         except (KeyError, TypeError, ValueError) as error:
             return Response.json(400, {"error": f"billing needs period_start and period_end: {error}"})
         return Response.json(200, {"invoice_ids": invoice_ids})

@@ -146,8 +146,11 @@ def _invoice_line(store: Store, subscription: dict, line: dict, usages: list[dic
     return invoice_line
 
 
-def run_billing(store: Store, period_start: date, period_end: date) -> list[str]:
-    """Bill a period; the IDs of the period's invoices (made now or by an earlier run)."""
+def run_billing(store: Store, period_start: date, period_end: date,
+                subscriptions: list[str] | None = None) -> list[str]:
+    """Bill a period; the IDs of the period's invoices (made now or by an earlier run).
+    ``subscriptions``: only these (internal IDs), as a bill run scheduled per subscription's own
+    bill dates would; all active subscriptions when omitted."""
     if period_end < period_start:
         raise ValueError("period_end is before period_start")
     start, end = period_start.isoformat(), period_end.isoformat()
@@ -159,7 +162,10 @@ def run_billing(store: Store, period_start: date, period_end: date) -> list[str]
         lines_by_subscription: dict[str, list[dict]] = {}
         for line in store.all("subscriptionline"):
             lines_by_subscription.setdefault(line["subscription"]["id"], []).append(line)
+        wanted = set(subscriptions) if subscriptions is not None else None
         for subscription in store.all("subscription"):
+            if wanted is not None and subscription["id"] not in wanted:
+                continue
             if not _active(subscription, start, end):
                 continue
             external_id = f"BILL:{subscription.get('externalId') or subscription['id']}:{start}:{end}"

@@ -164,6 +164,9 @@ OBJECTS: dict[str, ObjectDef] = {definition.name: definition for definition in [
         _pick("Subsidiary__c", "US", "EU"),
         _text("NetSuite_Customer_Id__c"),
         _money("Credit_Balance__c"),
+        # Written by meterledger (sync_salesforce__accounts): the highest committed quantity
+        # alert (commit_80, commit_100), the alerts' messages and the earliest credit run-out.
+        _text("Usage_Alert_Level__c", length=40),
         FieldDef("Usage_Alert__c", TEXTAREA, length=1000),
         _date("Credit_Runout_Date__c"),
     ]),

@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, time, timezone
 from typing import Iterator
 
 import dlt
@@ -225,9 +226,36 @@ class UsageFileChanged(RuntimeError):
     """A file changed between listing and reading; the next run loads its final content."""
 
 
+def _delivered_by(name: str, delivered_through: date | None) -> bool:
+    """Whether a file belongs to the deliveries through a day: its delivery folder is not later.
+    A file outside the folder layout has no delivery day and is always taken."""
+    if delivered_through is None:
+        return True
+    delivered = DELIVERY_FOLDER.match(name)
+    return delivered is None or delivered.group(1) <= delivered_through.isoformat()
+
+
+def _capped_watermark(complete_through: str, delivered_through: date | None) -> str:
+    """What a source's watermark can claim when only deliveries through a day are loaded: no
+    later than that day's start (its events may still arrive with the next day's delivery).
+    Backfilling an old day must not make a billing period final on usage not loaded yet."""
+    if delivered_through is None:
+        return complete_through
+    stated = datetime.fromisoformat(complete_through.replace("Z", "+00:00"))
+    if stated.tzinfo is None:
+        stated = stated.replace(tzinfo=timezone.utc)
+    cap = datetime.combine(delivered_through, time(0), tzinfo=timezone.utc)
+    return complete_through if stated <= cap else cap.isoformat().replace("+00:00", "Z")
+
+
 @dlt.source(name="usage", schema_contract=USAGE_CONTRACT)
-def usage_source(root: str) -> Iterator:
-    """``root``: folder or fsspec URL holding one folder per usage source."""
+def usage_source(root: str, delivered_through: date | None = None) -> Iterator:
+    """``root``: folder or fsspec URL holding one folder per usage source.
+
+    ``delivered_through``: load only the deliveries up to this day (the end of a daily partition
+    or backfill range); later delivery folders wait for their own run. Every new or rewritten
+    file up to that day is loaded, so a file dropped late into an older folder is never missed.
+    """
     fs, base = fsspec.core.url_to_fs(root)
     base = base.rstrip("/")
 
@@ -242,7 +270,7 @@ def usage_source(root: str) -> Iterator:
         for path, info in sorted(fs.find(base, detail=True).items()):
             name = relative(path)
             kind = file_format(path)
-            if kind is None:
+            if kind is None or not _delivered_by(name, delivered_through):
                 continue
             fingerprint = _fingerprint(info)
             previous = known.get(name)
@@ -312,7 +340,11 @@ def usage_source(root: str) -> Iterator:
                 mark = json.load(handle)
             if not mark.get("source") or not mark.get("complete_through"):
                 raise ValueError(f"watermark {relative(path)} needs 'source' and 'complete_through'")
-            yield {"source": mark["source"], "complete_through": mark["complete_through"],
-                   "file_name": relative(path)}
+            try:
+                complete_through = _capped_watermark(str(mark["complete_through"]), delivered_through)
+            except ValueError:
+                raise ValueError(f"watermark {relative(path)}: complete_through {mark['complete_through']!r} "
+                                 "is not an ISO 8601 time") from None
+            yield {"source": mark["source"], "complete_through": complete_through, "file_name": relative(path)}
 
     return usage_files, usage_events, usage_watermarks

@@ -64,11 +64,38 @@ def _month(netsuite_date: str) -> str:
 
 
 def test_billed_to_date_is_the_invoice_lines_and_fees_recognize_exactly_what_was_billed(pipeline_run):
+    # What was billed per line: the expected invoice lines, except the months NetSuite invoiced
+    # the line (read back from its invoices), where NetSuite's lines count.
     invoiced = defaultdict(Decimal)
+    for line_key, amount in _query(pipeline_run, """
+            with expected as (
+                select line_key, date_trunc('month', invoice_date) as month, sum(amount) as amount
+                from marts.fct_invoice_lines
+                where invoice_line_kind in ('recurring_fee', 'one_time', 'minimum_true_up')
+                group by 1, 2
+            ),
+            netsuite as (
+                select contract_lines.line_key, date_trunc('month', invoices.invoice_date) as month,
+                    sum(invoice_lines.amount) as amount
+                from staging.stg_netsuite__invoice_lines as invoice_lines
+                join staging.stg_netsuite__invoices as invoices using (invoice_id)
+                join staging.stg_netsuite__subscription_lines as subscription_lines
+                    on invoice_lines.subscription_line_id = subscription_lines.subscription_line_id
+                join staging.stg_salesforce__contract_lines as contract_lines
+                    on contract_lines.line_key = subscription_lines.line_key
+                where contract_lines.line_kind in ('recurring_fee', 'one_time', 'minimum_commitment')
+                group by 1, 2
+            )
+            select coalesce(netsuite.line_key, expected.line_key), coalesce(netsuite.amount, expected.amount)
+            from expected full outer join netsuite using (line_key, month)"""):
+        invoiced[line_key] += amount
+    # What the contract bills: revenue follows the contract's terms, whatever NetSuite invoiced
+    # (a difference stays in deferred revenue or unbilled receivable).
+    contracted = defaultdict(Decimal)
     for line_key, amount in _query(pipeline_run, """
             select line_key, amount from marts.fct_invoice_lines
             where invoice_line_kind in ('recurring_fee', 'one_time', 'minimum_true_up')"""):
-        invoiced[line_key] += amount
+        contracted[line_key] += amount
     schedules = defaultdict(list)
     for line_key, period, recognized, recognized_to_date, billed_to_date in _query(pipeline_run, """
             select line_key, accounting_period, recognized, recognized_to_date, billed_to_date
@@ -83,9 +110,14 @@ def test_billed_to_date_is_the_invoice_lines_and_fees_recognize_exactly_what_was
             running += recognized
             assert running == recognized_to_date, line_key
         # The last row: everything invoiced for the line is billed, and a fee's schedule ends
-        # after its last service day, so it has recognized exactly that.
+        # after its last service day, so it has recognized exactly what the contract bills.
         assert rows[-1][3] == invoiced[line_key], line_key
-        assert rows[-1][2] == invoiced[line_key], line_key
+        assert rows[-1][2] == contracted[line_key], line_key
+    # NetSuite's bill runs invoiced some of these lines: the read-back is in the schedules.
+    [(billed_by_netsuite,)] = _query(pipeline_run, """
+        select count(*) from marts.fct_revenue_schedule
+        where is_billed_by_netsuite and line_kind in ('recurring_fee', 'one_time', 'minimum_commitment')""")
+    assert billed_by_netsuite > 0
 
 
 def test_the_deferred_revenue_rollforward_closes_every_period(pipeline_run):

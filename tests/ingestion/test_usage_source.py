@@ -191,3 +191,31 @@ def test_a_file_rewritten_while_it_is_read_fails_the_load_by_name_and_loads_next
     pipeline.run(usage_source(root=str(usage_root)))
     assert _rows(tmp_path, f"select file_version, count(*) from raw_usage.usage_events where file_name = '{JSONL}' "
                            "group by 1") == [(1, 1)]
+
+
+def test_a_partition_loads_the_deliveries_through_its_day_and_caps_the_watermark(tmp_path, usage_root):
+    """A daily partition (or a backfill's range) ending on 2026-08-02 takes that day's folder and
+    not the next; the watermark, which says 2026-08-02 00:00, is capped at the day's start, and
+    an older delivery rewritten later is still taken by the next partition."""
+    from datetime import date
+
+    (usage_root / "product_api" / "_watermark.json").write_text(
+        json.dumps({"source": "product_api", "complete_through": "2026-08-05T00:00:00Z"}))
+    pipeline = _pipeline(tmp_path)
+    pipeline.run(usage_source(root=str(usage_root), delivered_through=date(2026, 8, 2)))
+    assert _rows(tmp_path, "select file_name from raw_usage.usage_files") == [(JSONL,)]
+    assert _rows(tmp_path, "select cast(complete_through as varchar) from raw_usage.usage_watermarks") == [
+        ("2026-08-02 00:00:00+00",)]
+
+    pipeline.run(usage_source(root=str(usage_root), delivered_through=date(2026, 8, 3)))
+    assert sorted(_rows(tmp_path, "select file_name from raw_usage.usage_files")) == sorted([(JSONL,), (PARQUET,)])
+    assert _rows(tmp_path, "select cast(complete_through as varchar) from raw_usage.usage_watermarks") == [
+        ("2026-08-03 00:00:00+00",)]
+    [(rows,)] = _rows(tmp_path, "select count(*) from raw_usage.usage_events")
+
+    # The same partition again loads nothing; without a bound the watermark says what the file says.
+    pipeline.run(usage_source(root=str(usage_root), delivered_through=date(2026, 8, 3)))
+    assert _rows(tmp_path, "select count(*) from raw_usage.usage_events") == [(rows,)]
+    pipeline.run(usage_source(root=str(usage_root)))
+    assert _rows(tmp_path, "select cast(complete_through as varchar) from raw_usage.usage_watermarks") == [
+        ("2026-08-05 00:00:00+00",)]

@@ -23,6 +23,10 @@
 -- of files a new load delivered (rows without an ID, and repeated packages), and the IDs of rows
 -- whose file version was replaced; the post-hook drops rows of replaced versions. A change in
 -- the customer or meter catalogue reclassifies everything (the reasons depend on both).
+-- An orchestrated run also passes its daily partition window (vars usage_delivered_from /
+-- usage_delivered_through): the rows of files delivered inside it are classified again, with
+-- every row of their event IDs, so materializing a partition again recomputes that partition.
+{%- set window = delivery_window() %}
 with raw_rows as (
     select * from {{ source('usage', 'usage_events') }}
 ),
@@ -83,9 +87,21 @@ renamed as (
                 and newly_loaded.file_name = raw_rows.file_name
                 and newly_loaded.file_version = raw_rows.file_version
         )
+        {%- if window %}
+        or current_files.delivered_on between {{ window }}
+        {%- endif %}
         or nullif(trim(raw_rows.event_id), '') in (
             select nullif(trim(event_id), '') from raw_rows
             where _dlt_load_id > (select max(load_id) from {{ this }})
+            {%- if window %}
+            union all
+            select nullif(trim(window_rows.event_id), '')
+            from raw_rows as window_rows
+            inner join current_files as window_files
+                on window_rows.file_name = window_files.file_name
+                and window_rows.file_version = window_files.file_version
+            where window_files.delivered_on between {{ window }}
+            {%- endif %}
             union all
             select event_id from {{ this }} as classified_before
             where not exists (
