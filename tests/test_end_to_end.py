@@ -134,14 +134,17 @@ def test_journal_entries_in_netsuite_match_the_sync_model(pipeline_run):
     assert wanted and {external_id: held.get(external_id) for external_id in wanted} == wanted  # to the cent
     # A version corrected after NetSuite's invoices were read back (billed to date changed) stays
     # in NetSuite, never deleted, beside its reversal: each pair nets to zero.
-    assert_superseded_versions_are_reversed(set(held) - set(wanted), held)
+    assert_superseded_versions_are_reversed(set(held) - set(wanted), set(held), held)
 
 
-def assert_superseded_versions_are_reversed(superseded: set[str], amounts: dict | None = None) -> None:
-    originals = {external_id for external_id in superseded if not external_id.endswith(":reversal")}
-    assert superseded == originals | {f"{original}:reversal" for original in originals}
-    if amounts is not None:
-        assert all(amounts[original] == amounts[f"{original}:reversal"] for original in originals)
+def assert_superseded_versions_are_reversed(superseded: set[str], present: set[str],
+                                            amounts: dict | None = None) -> None:
+    """Each superseded version is present with its reversal (of the same amount)."""
+    for external_id in superseded:
+        original = external_id.removesuffix(":reversal")
+        assert {original, f"{original}:reversal"} <= present, external_id
+        if amounts is not None:
+            assert amounts[original] == amounts[f"{original}:reversal"], external_id
 
 
 def test_usage_summaries_in_salesforce_match_the_sync_model(pipeline_run):
@@ -191,7 +194,7 @@ def test_ledger_records_every_record_sent(pipeline_run):
         pipeline_run, "select external_id from reverse_etl.sync_ledger "
                       "where object_name = 'journal_entries' and status = 'synced'")}
     assert wanted_entries <= synced_entries
-    assert_superseded_versions_are_reversed(synced_entries - wanted_entries)
+    assert_superseded_versions_are_reversed(synced_entries - wanted_entries, synced_entries)
     entries = len(synced_entries)
     [(summaries,)] = _query(pipeline_run, "select count(*) from reverse_etl_sync.sync_salesforce__usage_summaries")
     [(balances,)] = _query(pipeline_run, "select count(*) from reverse_etl_sync.sync_salesforce__credit_balances")
@@ -296,13 +299,20 @@ def test_a_second_run_loads_nothing_new_and_sends_nothing(pipeline_run, run_agai
 
 def test_loading_the_same_data_again_leaves_every_raw_and_staging_table_unchanged(pipeline_run, run_again):
     """After the next-day run has read back what the loop pushed, nothing changes anywhere."""
-    # What the loop's last build posted comes back with this run: the journal entries it wrote
-    # (new unbilled receivables once NetSuite's invoices were read), and the read-back's time.
+    # What the loop's builds posted comes back with this run, and only that changes: the journal
+    # entries (corrected once NetSuite's invoices were read), the Account fields the Salesforce
+    # sync writes, the read-back's time; and the next day's partition lifts the watermarks' cap.
+    # Those tables keep their rows.
     posted_back = {"raw_netsuite.journalentry", "raw_netsuite.journalentryline",
                    "staging.stg_netsuite__journal_entries", "staging.stg_netsuite__journal_entry_lines",
-                   "staging.stg_netsuite__usage_loads"}
+                   "staging.stg_netsuite__usage_loads", "raw_salesforce.account", "staging.stg_salesforce__accounts",
+                   "raw_usage.usage_watermarks", "staging.stg_usage__watermarks"}
+    fingerprints = _table_fingerprints(pipeline_run)
+    for table in posted_back - {"raw_netsuite.journalentry", "raw_netsuite.journalentryline",
+                                "staging.stg_netsuite__journal_entries", "staging.stg_netsuite__journal_entry_lines"}:
+        assert fingerprints[table][0] == run_again["fingerprints"][table][0], table
     before = {table: value for table, value in run_again["fingerprints"].items() if table not in posted_back}
-    after = {table: value for table, value in _table_fingerprints(pipeline_run).items() if table not in posted_back}
+    after = {table: value for table, value in fingerprints.items() if table not in posted_back}
     for table in ("raw_usage.usage_events", "raw_usage.usage_files", "raw_salesforce.account",
                   "raw_netsuite.subscriptionline", "staging.stg_usage__events", "staging.stg_salesforce__contracts",
                   "staging.stg_netsuite__subscription_lines"):
