@@ -5,8 +5,6 @@ retry the whole step when a source or destination stays unreachable for longer, 
 process holds the warehouse's write lock. A step is safe to run again: dlt finishes or discards
 an interrupted load and loads incrementally, and a sync resumes from its ledger."""
 
-import random
-
 import duckdb
 import requests
 from dagster import Backoff, Jitter, RetryPolicy, RetryRequested
@@ -35,8 +33,7 @@ def is_transient(error: BaseException) -> bool:
 
 def retry_later(retry_number: int, policy: RetryPolicy) -> RetryRequested:
     """The RetryRequested that runs a step again under ``policy``, ``retry_number`` retries in
-    (multi-assets made by integrations take no retry policy: their bodies ask for the retry)."""
-    wait = (policy.delay or 0) * (2 ** retry_number if policy.backoff == Backoff.EXPONENTIAL else 1)
-    if policy.jitter == Jitter.PLUS_MINUS:
-        wait += random.uniform(-wait / 2, wait / 2)
-    return RetryRequested(max_retries=policy.max_retries, seconds_to_wait=max(0.0, wait))
+    (multi-assets made by integrations take no retry policy: their bodies ask for the retry),
+    waiting what Dagster's own policy would for that attempt."""
+    return RetryRequested(max_retries=policy.max_retries,
+                          seconds_to_wait=max(0.0, policy.calculate_delay(retry_number + 1)))

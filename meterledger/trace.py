@@ -172,13 +172,13 @@ def _minor_units(warehouse: Warehouse, found: dict[str, Any]) -> dict[str, int]:
 
 def trace_usage_record(warehouse: Warehouse, external_id: str) -> dict[str, Any] | None:
     record = warehouse.row("select * from marts.fct_usage_records where external_id = ?", [external_id])
-    sync = _sync_state(warehouse, external_id)
+    sync = _sync_states(warehouse, [external_id])[external_id]
     if record is None:
         if not sync:
             return None
         return {"kind": "usage_record", "external_id": external_id, "usage_record": None, "sync": sync,
                 "note": "in the sync ledger but no longer in marts.fct_usage_records"}
-    events = _record_events(warehouse, external_id)
+    events = _record_events(warehouse, [external_id])[external_id]
     return {
         "kind": "usage_record",
         "external_id": external_id,
@@ -189,7 +189,7 @@ def trace_usage_record(warehouse: Warehouse, external_id: str) -> dict[str, Any]
                                "where meter_id = ?", [record["meter_id"]])
         if warehouse.has_table("reference", "meters") else None,
         "pricing_versions": _pricing_versions(warehouse, record["pricing_version"]),
-        "sync_blocked_reason": _blocked_reason(warehouse, external_id),
+        "sync_blocked_reason": _blocked_reasons(warehouse, [external_id]).get(external_id),
         "sync": sync,
         "event_count": len(events),
         "events": events,
@@ -212,19 +212,26 @@ _EVENT_COLUMNS = """
 """
 
 
-def _record_events(warehouse: Warehouse, external_id: str, consumed_from: date | None = None,
-                   consumed_through: date | None = None) -> list[dict[str, Any]]:
+def _record_events(warehouse: Warehouse, external_ids: list[str], consumed_from: date | None = None,
+                   consumed_through: date | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The events behind each record, in one pass over the lineage (optionally only those
+    consumed between two days)."""
+    if not external_ids:
+        return {}
     sql = f"""
-        select {_EVENT_COLUMNS}
+        select lineage.usage_record_external_id as traced_record, {_EVENT_COLUMNS}
         from marts.fct_usage_lineage as lineage
         left join staging.stg_usage__events as events
             on lineage.event_row_key = events.event_row_key
-        where lineage.usage_record_external_id = ?"""
-    params: list = [external_id]
+        where lineage.usage_record_external_id in ({', '.join('?' for _ in external_ids)})"""
+    params: list = list(external_ids)
     if consumed_from is not None:
         sql += " and lineage.event_at >= ? and lineage.event_at < ?"
         params += [consumed_from, consumed_through + timedelta(days=1)]
-    return warehouse.rows(sql + " order by lineage.event_at, lineage.file_name, lineage.file_row", params)
+    events: dict[str, list[dict[str, Any]]] = {external_id: [] for external_id in external_ids}
+    for event in warehouse.rows(sql + " order by lineage.event_at, lineage.file_name, lineage.file_row", params):
+        events[event.pop("traced_record")].append(event)
+    return events
 
 
 def _contract_line(warehouse: Warehouse, line_key: str) -> dict[str, Any] | None:
@@ -255,29 +262,34 @@ def _pricing_versions(warehouse: Warehouse, pricing_version: str | None) -> list
     return [found.get(key, {"line_version_key": key}) for key in keys]
 
 
-def _blocked_reason(warehouse: Warehouse, external_id: str) -> str | None:
-    if not warehouse.has_table("reverse_etl_sync", "sync_netsuite__usage_records"):
-        return None
-    found = warehouse.row("select sync_blocked_reason from reverse_etl_sync.sync_netsuite__usage_records "
-                          "where external_id = ?", [external_id])
-    return found["sync_blocked_reason"] if found else None
+def _blocked_reasons(warehouse: Warehouse, external_ids: list[str]) -> dict[str, str | None]:
+    if not external_ids or not warehouse.has_table("reverse_etl_sync", "sync_netsuite__usage_records"):
+        return {}
+    return {row["external_id"]: row["sync_blocked_reason"] for row in warehouse.rows(
+        "select external_id, sync_blocked_reason from reverse_etl_sync.sync_netsuite__usage_records "
+        f"where external_id in ({', '.join('?' for _ in external_ids)})", external_ids)}
 
 
-def _sync_state(warehouse: Warehouse, external_id: str) -> list[dict[str, Any]]:
-    if not warehouse.has_table("reverse_etl", "sync_ledger"):
-        return []
-    return warehouse.rows("""
-        select destination, object_name, status, remote_id, synced_at, first_synced_at, attempts, last_error, run_id
-        from reverse_etl.sync_ledger
-        where external_id = ?
-        order by destination, object_name""", [external_id])
+def _sync_states(warehouse: Warehouse, external_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each external ID's sync ledger rows (one per destination object)."""
+    states: dict[str, list[dict[str, Any]]] = {external_id: [] for external_id in external_ids}
+    if not external_ids or not warehouse.has_table("reverse_etl", "sync_ledger"):
+        return states
+    for row in warehouse.rows(f"""
+            select external_id, destination, object_name, status, remote_id, synced_at, first_synced_at, attempts,
+                last_error, run_id
+            from reverse_etl.sync_ledger
+            where external_id in ({', '.join('?' for _ in external_ids)})
+            order by destination, object_name""", external_ids):
+        states[row.pop("external_id")].append(row)
+    return states
 
 
 # Journal entries
 
 def trace_journal_entry(warehouse: Warehouse, external_id: str) -> dict[str, Any] | None:
     entry = warehouse.row("select * from marts.fct_journal_entries where external_id = ?", [external_id])
-    sync = _sync_state(warehouse, external_id)
+    sync = _sync_states(warehouse, [external_id])[external_id]
     if entry is None:
         if not sync:
             return None
@@ -338,13 +350,18 @@ def _usage_behind_line(warehouse: Warehouse, entry: dict, line_key: str, month_s
                 on records.external_id = rated.external_id
             where rated.contract_line_id = ? and rated.original_billing_period_key = ?
             order by records.adjustment_sequence""", [obligation["usage_line_id"], obligation["billing_period_key"]])
-        for record in records:
-            record["events_consumed_in_period"] = _record_events(warehouse, record["external_id"],
-                                                                 month_start, month_end)
-            record["sync"] = _sync_state(warehouse, record["external_id"])
-            record["sync_blocked_reason"] = _blocked_reason(warehouse, record["external_id"])
         obligation["usage_records"] = records
         behind["billing_periods"].append(obligation)
+    # The records' events, ledger rows and sync holds: one query each for the whole line.
+    records = [record for obligation in obligations for record in obligation["usage_records"]]
+    external_ids = [record["external_id"] for record in records]
+    events = _record_events(warehouse, external_ids, month_start, month_end)
+    states = _sync_states(warehouse, external_ids)
+    reasons = _blocked_reasons(warehouse, external_ids)
+    for record in records:
+        record["events_consumed_in_period"] = events[record["external_id"]]
+        record["sync"] = states[record["external_id"]]
+        record["sync_blocked_reason"] = reasons.get(record["external_id"])
     return behind
 
 

@@ -118,11 +118,13 @@ def test_a_synced_usage_record_traces_to_exactly_its_events_and_their_file_rows(
     assert f"{first['file_name']}:{first['file_row']}" in result.output
 
 
-def test_the_text_report_truncates_long_event_lists_unless_all(pipeline_run, synced_sum_record):
-    found = _trace(pipeline_run.warehouse, synced_sum_record)
-    if found["event_count"] <= 20:
-        pytest.skip("the record has too few events to truncate")
-    result = CliRunner().invoke(app, ["trace", "--warehouse", str(pipeline_run.warehouse), synced_sum_record])
+def test_the_text_report_truncates_long_event_lists_unless_all(pipeline_run):
+    [(external_id,)] = _query(pipeline_run.warehouse, """
+        select external_id from marts.fct_usage_records where event_count > 20
+        order by event_count, external_id limit 1""")
+    found = _trace(pipeline_run.warehouse, external_id)
+    assert found["event_count"] > 20
+    result = CliRunner().invoke(app, ["trace", "--warehouse", str(pipeline_run.warehouse), external_id])
     assert result.exit_code == 0, result.output
     assert f"... {found['event_count'] - 20} more (--all lists them)" in result.output
 

@@ -71,3 +71,33 @@
     {%- set scaled_denominator -%}cast(cast({{ denominator }} as {{ decimal_type() }}) * 1000000000 as hugeint){%- endset -%}
     (({{ scaled_numerator }} + {{ scaled_denominator }} - 1) // {{ scaled_denominator }})
 {%- endmacro %}
+
+{#- floor(numerator / denominator) to `digits` decimal places (a constant, 0 to 9), for a
+    non-negative numerator and a positive denominator, as an exact decimal. Rounding down keeps a
+    share just under a threshold from reading as the threshold (0.79999 is 0.7999, not 0.8000). -#}
+{% macro floor_ratio(numerator, denominator, digits=0) -%}
+    {{ return(adapter.dispatch('floor_ratio')(numerator, denominator, digits)) }}
+{%- endmacro %}
+
+{#- PostgreSQL and others: numeric division is exact to well past the digits kept. -#}
+{% macro default__floor_ratio(numerator, denominator, digits=0) -%}
+    cast(
+        floor(cast({{ numerator }} as {{ decimal_type() }}) * {{ 10 ** digits }} / {{ denominator }})
+        / {{ 10 ** digits }}
+        as {{ decimal_type() }}
+    )
+{%- endmacro %}
+
+{#- On integers, as ceil_ratio: both sides in units of 10^-9 (the scale of decimal_type), the
+    numerator scaled up by 10^digits first. -#}
+{% macro duckdb__floor_ratio(numerator, denominator, digits=0) -%}
+    {%- set unit = '1' if digits == 0 else '0.' ~ '0' * (digits - 1) ~ '1' -%}
+    cast(
+        cast(
+            (cast(cast({{ numerator }} as {{ decimal_type() }}) * 1000000000 as hugeint) * {{ 10 ** digits }})
+            // cast(cast({{ denominator }} as {{ decimal_type() }}) * 1000000000 as hugeint)
+            as {{ decimal_type() }}
+        ) * {{ unit }}
+        as {{ decimal_type() }}
+    )
+{%- endmacro %}

@@ -31,9 +31,10 @@ def test_business_errors_and_bugs_are_not_retried():
     assert not is_transient(KeyError("column"))
 
 
-def test_the_wait_doubles_with_each_retry_within_the_jitter():
+def test_the_wait_grows_exponentially_with_each_retry_within_the_jitter():
+    delay = INGESTION_RETRY.delay
     for retry_number in range(3):
         request = retry_later(retry_number, INGESTION_RETRY)
         assert request.max_retries == INGESTION_RETRY.max_retries
-        base = INGESTION_RETRY.delay * 2 ** retry_number
-        assert base / 2 <= request.seconds_to_wait <= base * 1.5
+        base = (2 ** (retry_number + 1) - 1) * delay  # 15 s, 45 s, 105 s
+        assert base - delay <= request.seconds_to_wait <= base + delay

@@ -536,6 +536,45 @@ unattributed_rows as (
     from counted_events
     where line_key is null
     group by customer_key, meter_id, month_start
+),
+
+-- Rows without a line carry nothing past the events: no records, nothing sent or invoiced.
+all_rows as (
+    select
+        customer_key, line_key, contract_key, meter_id, billing_period_key, period_start, period_end,
+        currency_code, usage_status, events_received, duplicate_events, quarantined_events, usage_records,
+        billable_quantity, rated_amount, records_sent, quantity_sent, records_dead_lettered, last_synced_at,
+        read_back_at, records_in_netsuite, quantity_in_netsuite, records_invoiced, quantity_invoiced,
+        amount_invoiced, invoice_count, amount_difference, reconciliation_status, is_break, status_reason
+    from attributed_rows
+    union all
+    select
+        customer_key, line_key, contract_key, meter_id, billing_period_key, period_start, period_end,
+        currency_code, usage_status, events_received, duplicate_events, quarantined_events,
+        0 as usage_records,
+        cast(null as {{ decimal_type() }}) as billable_quantity,
+        cast(null as {{ decimal_type() }}) as rated_amount,
+        0 as records_sent,
+        cast(null as {{ decimal_type() }}) as quantity_sent,
+        0 as records_dead_lettered,
+        cast(null as {{ dbt.type_timestamp() }}) as last_synced_at,
+        cast(null as {{ dbt.type_timestamp() }}) as read_back_at,
+        0 as records_in_netsuite,
+        cast(null as {{ decimal_type() }}) as quantity_in_netsuite,
+        0 as records_invoiced,
+        cast(null as {{ decimal_type() }}) as quantity_invoiced,
+        cast(null as {{ decimal_type() }}) as amount_invoiced,
+        0 as invoice_count,
+        cast(null as {{ decimal_type() }}) as amount_difference,
+        'unattributed' as reconciliation_status,
+        false as is_break,
+        {{ dbt.concat([
+            "'event rows no usage line and billing period takes: '", "cast(events_received as " ~ dbt.type_string() ~ ")",
+            "' ('", "cast(quarantined_events as " ~ dbt.type_string() ~ ")", "' quarantined, '",
+            "cast(duplicate_events as " ~ dbt.type_string() ~ ")",
+            "' exact duplicates; unknown customer or meter, unreadable timestamp or no line in force:"
+            ~ " fct_quarantined_usage_events has each row''s reason)'"]) }} as status_reason
+    from unattributed_rows
 )
 
 select
@@ -569,42 +608,4 @@ select
     reconciliation_status,
     is_break,
     status_reason
-from attributed_rows
-union all
-select
-    customer_key,
-    line_key,
-    contract_key,
-    meter_id,
-    billing_period_key,
-    period_start,
-    period_end,
-    currency_code,
-    usage_status,
-    cast(events_received as {{ dbt.type_bigint() }}) as events_received,
-    cast(duplicate_events as {{ dbt.type_bigint() }}) as duplicate_events,
-    cast(quarantined_events as {{ dbt.type_bigint() }}) as quarantined_events,
-    cast(0 as {{ dbt.type_bigint() }}) as usage_records,
-    cast(null as {{ decimal_type() }}) as billable_quantity,
-    cast(null as {{ decimal_type() }}) as rated_amount,
-    cast(0 as {{ dbt.type_bigint() }}) as records_sent,
-    cast(null as {{ decimal_type() }}) as quantity_sent,
-    cast(0 as {{ dbt.type_bigint() }}) as records_dead_lettered,
-    cast(null as {{ dbt.type_timestamp() }}) as last_synced_at,
-    cast(null as {{ dbt.type_timestamp() }}) as netsuite_read_back_at,
-    cast(0 as {{ dbt.type_bigint() }}) as records_in_netsuite,
-    cast(null as {{ decimal_type() }}) as quantity_in_netsuite,
-    cast(0 as {{ dbt.type_bigint() }}) as records_invoiced,
-    cast(null as {{ decimal_type() }}) as quantity_invoiced,
-    cast(null as {{ decimal_type() }}) as amount_invoiced,
-    cast(0 as {{ dbt.type_bigint() }}) as invoice_count,
-    cast(null as {{ decimal_type() }}) as amount_difference,
-    'unattributed' as reconciliation_status,
-    false as is_break,
-    {{ dbt.concat([
-        "'event rows no usage line and billing period takes: '", "cast(events_received as " ~ dbt.type_string() ~ ")",
-        "' ('", "cast(quarantined_events as " ~ dbt.type_string() ~ ")", "' quarantined, '",
-        "cast(duplicate_events as " ~ dbt.type_string() ~ ")",
-        "' exact duplicates; unknown customer or meter, unreadable timestamp or no line in force:"
-        ~ " fct_quarantined_usage_events has each row''s reason)'"]) }} as status_reason
-from unattributed_rows
+from all_rows

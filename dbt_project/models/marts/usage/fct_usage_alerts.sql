@@ -13,7 +13,7 @@
 -- reached (used >= threshold x committed, exact): 0.8 -> commit_80, 1.0 -> commit_100.
 --
 -- Prepaid credit run-out (credit_runout): per block bought by the run date, not expired, with a
--- balance left (granted minus applied, as sync_salesforce__credit_balances has it). Its burn
+-- balance left (int_credit_block_balances). Its burn
 -- rate is what the block paid (int_credit_drawdown) for usage on the
 -- var('credit_burn_lookback_days') days before the run date, per day; no burn, no alert.
 -- Days to run-out = floor(remaining / daily burn): the day the balance is projected to reach 0
@@ -131,24 +131,9 @@ commit_alerts as (
 ),
 
 blocks as (
-    select distinct
-        credit_line_id,
-        credit_line_key,
-        contract_id,
-        amount,
-        purchase_date,
-        expiry_date
-    from {{ ref('int_prepaid_credit_blocks') }}
-    where purchase_date <= {{ as_of_date() }}
-        and expiry_date >= {{ as_of_date() }}
-),
-
-applied as (
-    select
-        credit_line_id,
-        sum(applied_amount) as applied_amount
-    from {{ ref('int_credit_applications') }}
-    group by credit_line_id
+    select *
+    from {{ ref('int_credit_block_balances') }}
+    where expiry_date >= {{ as_of_date() }}
 ),
 
 burned as (
@@ -164,17 +149,15 @@ burned as (
 burning_blocks as (
     select
         blocks.*,
-        blocks.amount - coalesce(applied.applied_amount, 0) as credit_remaining,
+        blocks.remaining_amount as credit_remaining,
         burned.drawn_in_lookback,
-        cast({{ floor_ratio('(blocks.amount - coalesce(applied.applied_amount, 0)) * ' ~ lookback_days,
-                            'burned.drawn_in_lookback') }} as {{ dbt.type_bigint() }}) as days_to_runout
+        cast({{ floor_ratio('blocks.remaining_amount * ' ~ lookback_days, 'burned.drawn_in_lookback') }}
+            as {{ dbt.type_bigint() }}) as days_to_runout
     from blocks
     inner join burned
         on blocks.credit_line_id = burned.credit_line_id
-    left join applied
-        on blocks.credit_line_id = applied.credit_line_id
     where burned.drawn_in_lookback > 0
-        and blocks.amount - coalesce(applied.applied_amount, 0) > 0
+        and blocks.remaining_amount > 0
 ),
 
 -- Only blocks inside the horizon get a date: a block barely drawn could be millennia away.
