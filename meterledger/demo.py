@@ -119,6 +119,8 @@ def _read_back(stack) -> dict[str, int]:
         "salesforce_credit_balances": sum(1 for _ in salesforce.query("SELECT Id FROM Credit_Balance__c")),
         "salesforce_accounts": sum(1 for _ in salesforce.query(
             "SELECT Id FROM Account WHERE Credit_Balance__c != null")),
+        "salesforce_account_alerts": sum(1 for _ in salesforce.query(
+            "SELECT Id FROM Account WHERE Usage_Alert_Level__c != null")),
     }
 
 
@@ -235,11 +237,13 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], flow: Fl
                               "salesforce_usage_summaries"),
                              ("Salesforce credit balances", ("salesforce", "credit_balances"),
                               "salesforce_credit_balances"),
-                             ("Salesforce account balances", ("salesforce", "accounts"), "salesforce_accounts")):
+                             ("Salesforce account fields", ("salesforce", "accounts"), "salesforce_accounts")):
         planned, unchanged, blocked, pushed, failed = last_runs.get(key, (0, 0, 0, 0, 0))
         lines.append(f"  {label:<28} {synced.get(key, 0):>6,} synced in all; latest run: {planned:,} planned, "
                      f"{pushed:,} pushed, {unchanged:,} unchanged, {blocked:,} blocked, {failed:,} failed; "
-                     f"{readback[held]:,} in the destination now")
+                     f"{readback[held]:,} in the destination now"
+                     + (f" with a credit balance, {readback['salesforce_account_alerts']:,} with a usage alert"
+                        if held == "salesforce_accounts" else ""))
     for _, count, example in blocked_reasons:
         lines.append(f"    blocked x{count:,}, e.g. {example}")
     lines += [
