@@ -3,13 +3,17 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BI_STAMP := bi/node_modules/.installed-stamp
+BI_PORT ?= 3001
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export RUNTIME__DLTHUB_TELEMETRY := false
+# Evidence (bi/) reads this one: its anonymous usage events stay off.
+export SEND_ANONYMOUS_USAGE_STATS := no
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install demo test bench emulators dagster-dev dbt-build clean
+.PHONY: install bi-install browser demo test bench emulators dagster-dev dbt-build bi bi-serve clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,16 +23,38 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Evidence and its packages from the npm registry, at the versions package-lock.json pins; the
+# postinstall step applies bi/patches (patch-package).
+$(BI_STAMP): bi/package.json bi/package-lock.json $(wildcard bi/patches/*.patch)
+	cd bi && npm install --no-audit --no-fund
+	touch $(BI_STAMP)
+
+bi-install: $(BI_STAMP)
+
+# Debian's chromium and chromedriver, for the finance pages' browser test.
+browser:
+	scripts/install-chromium.sh
+
 demo: install
 	$(BIN)/meterledger demo
 
-test: install
+test: install bi-install browser
 	$(BIN)/python -m pytest
 
 # Ingestion throughput against DuckDB's own read_parquet, then the dbt build of the usage and billing
 # path on the same events; BENCH_ARGS="--events 500000 --repeat 1" for a quick run.
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Finance's pages (bi/build) from the marts the last daily run published; the demo's run first
+# when nothing is published yet.
+bi: install bi-install
+	test -e warehouse/published/current || $(BIN)/meterledger demo
+	$(BIN)/meterledger bi build
+
+# The built pages on http://127.0.0.1:$(BI_PORT)/ (loopback only).
+bi-serve: install
+	$(BIN)/meterledger bi serve --port $(BI_PORT)
 
 emulators: install
 	$(BIN)/meterledger emulators
@@ -42,4 +68,4 @@ dbt-build: install
 	$(BIN)/dbt build --project-dir dbt_project --profiles-dir .
 
 clean:
-	rm -rf warehouse demo_data bench/work dbt_project/target .dagster/storage .dagster/history .dagster/logs .dagster/schedules
+	rm -rf warehouse demo_data bi/build bi/.evidence bench/work dbt_project/target .dagster/storage .dagster/history .dagster/logs .dagster/schedules

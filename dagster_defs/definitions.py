@@ -8,18 +8,20 @@ from dagster_dlt import DagsterDltResource
 from dagster_defs.alerts import NotifierResource, alert_sensors
 from dagster_defs.assets.ingestion import netsuite_ingestion, salesforce_ingestion, usage_ingestion
 from dagster_defs.assets.period_close import billing_period_close
+from dagster_defs.assets.publication import published_marts
 from dagster_defs.assets.reverse_etl import reverse_etl_assets
 from dagster_defs.assets.transformation import meterledger_dbt_models, usage_incremental_models
 from dagster_defs.checks import sync_guards
 from dagster_defs.jobs import daily_billing, period_close, usage_delivery
 from dagster_defs.project import dbt_project
-from dagster_defs.resources import NetSuiteResource, SalesforceResource, UsageFilesResource, WarehouseResource
+from dagster_defs.resources import (NetSuiteResource, PublishedMartsResource, SalesforceResource, UsageFilesResource,
+                                    WarehouseResource)
 from dagster_defs.schedules import usage_delivery_schedule
 from dagster_defs.sensors import daily_billing_after_delivery, period_close_sensor
 
 defs = Definitions(
     assets=[usage_ingestion, salesforce_ingestion, netsuite_ingestion, usage_incremental_models,
-            meterledger_dbt_models, billing_period_close, *reverse_etl_assets],
+            meterledger_dbt_models, billing_period_close, published_marts, *reverse_etl_assets],
     asset_checks=sync_guards,
     jobs=[usage_delivery, daily_billing, period_close],
     schedules=[usage_delivery_schedule],
@@ -29,6 +31,7 @@ defs = Definitions(
         "dbt": DbtCliResource(project_dir=dbt_project),
         "warehouse": WarehouseResource(path=EnvVar("METERLEDGER_WAREHOUSE")),
         "usage_files": UsageFilesResource(root=EnvVar("METERLEDGER_USAGE_ROOT")),
+        "published": PublishedMartsResource(path=EnvVar("METERLEDGER_PUBLISHED_DIR")),
         # Empty: alerts go to the log; a URL: they are POSTed there too (pipeline_environment()).
         "notifier": NotifierResource(webhook_url=EnvVar("METERLEDGER_ALERT_WEBHOOK_URL")),
         "netsuite": NetSuiteResource(

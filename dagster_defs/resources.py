@@ -33,6 +33,15 @@ class WarehouseResource(ConfigurableResource):
         return pipeline
 
 
+class PublishedMartsResource(ConfigurableResource):
+    """Where the public marts are published for readers (BI): a folder, `current/` inside it."""
+
+    path: str
+
+    def root(self) -> Path:
+        return Path(self.path)
+
+
 class UsageFilesResource(ConfigurableResource):
     """Where the metering files are: a folder or any fsspec URL."""
 

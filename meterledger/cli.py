@@ -144,6 +144,38 @@ def trace(
     typer.echo(run_trace_command(external_id, warehouse=warehouse, as_json=as_json, all_events=all_events), nl=False)
 
 
+bi_app = typer.Typer(help="Finance's pages (Evidence, in bi/) on the published marts.", no_args_is_help=True)
+app.add_typer(bi_app, name="bi")
+
+
+@bi_app.command("build")
+def bi_build(
+    published_dir: Path = typer.Option(None, "--published", help="The publication folder (default: "
+                                       "$METERLEDGER_PUBLISHED_DIR, else warehouse/published)."),
+) -> None:
+    """Build the static site (bi/build) from the published marts."""
+    from meterledger.bi import build_site, default_published_dir
+
+    site = build_site(published_dir or default_published_dir())
+    typer.echo(f"Finance pages built into {site}; `make bi-serve` serves them on 127.0.0.1.")
+
+
+@bi_app.command("serve")
+def bi_serve(
+    port: int = typer.Option(3001, help="Port on 127.0.0.1 (3000 is the Dagster UI's)."),
+) -> None:
+    """Serve the built site on loopback until interrupted."""
+    from emulators.common.server import wait_for_stop_signal
+    from meterledger.bi import BI_DIR, start_server
+
+    server = start_server(BI_DIR / "build", port=port, quiet=False)
+    typer.echo(f"Finance pages on {server.base_url}/ (Ctrl-C stops)")
+    try:
+        wait_for_stop_signal()
+    finally:
+        server.stop()
+
+
 def _parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)

@@ -257,5 +257,7 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], flow: Fl
         "the demo's runs in its history (partitions, schedule, sensors, checks)",
         "  trace:       `meterledger trace <usage record or journal entry external ID>` -> contract line, "
         "pricing, period, events",
+        f"  finance BI:  the public marts as Parquet in {warehouse.parent / 'published' / 'current'}; "
+        "`make bi` builds finance's pages from them, `make bi-serve` serves them on http://127.0.0.1:3001",
     ]
     return "\n".join(lines)

@@ -20,6 +20,8 @@ def pipeline_environment(destinations: dict[str, str], warehouse: Path, usage_ro
         **destinations,
         "METERLEDGER_WAREHOUSE": str(warehouse),
         "METERLEDGER_USAGE_ROOT": str(usage_root),
+        # The public marts' Parquet copy BI reads (meterledger/publish.py), beside the warehouse.
+        "METERLEDGER_PUBLISHED_DIR": str(warehouse.parent / "published"),
         "DAGSTER_HOME": os.environ.get("DAGSTER_HOME") or str(REPO_ROOT / ".dagster"),
         # Where run and check failures are POSTed; empty: the Dagster log only.
         "METERLEDGER_ALERT_WEBHOOK_URL": os.environ.get("METERLEDGER_ALERT_WEBHOOK_URL", ""),

@@ -23,6 +23,12 @@ class PipelineRun:
     stack: object
     flow: object = None  # meterledger.pipeline.FlowOutcome
     sensor_cursor: Path | None = None
+    site_build: object = None  # tests.bi.site_build.BackgroundSiteBuild
+
+
+def pytest_collection_modifyitems(config, items):
+    """The finance page tests last: their site is built in the background meanwhile."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/bi/test_finance_pages.py"))
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +60,12 @@ def pipeline_run(small_demo_data, tmp_path_factory):
     cursor = workdir / "period_close_sensor.cursor"
     try:
         flow = backfill_close_and_read_back(data_dir / "usage", warehouse, stack.netsuite, cursor)
+        # The daily build published the public marts: finance's site builds from them meanwhile.
+        from tests.bi.site_build import BackgroundSiteBuild
+
+        site_build = BackgroundSiteBuild(warehouse.parent / "published", workdir)
         yield PipelineRun(data_dir=data_dir, warehouse=warehouse, manifest=manifest, stack=stack, flow=flow,
-                          sensor_cursor=cursor)
+                          sensor_cursor=cursor, site_build=site_build)
     finally:
         stack.stop(save=False)
         os.environ.clear()
