@@ -63,7 +63,7 @@ def pipeline_run(small_demo_data, tmp_path_factory):
         # The daily build published the public marts: finance's site builds from them meanwhile.
         from tests.bi.site_build import BackgroundSiteBuild
 
-        site_build = BackgroundSiteBuild(warehouse.parent / "published", workdir)
+        site_build = BackgroundSiteBuild(warehouse.parent / "published", warehouse, workdir)
         yield PipelineRun(data_dir=data_dir, warehouse=warehouse, manifest=manifest, stack=stack, flow=flow,
                           sensor_cursor=cursor, site_build=site_build)
     finally:

@@ -110,6 +110,7 @@ def _invoice_billing(netsuite_app, usage_record_id: str) -> dict:
 
 def test_a_tampered_invoice_turns_exactly_its_row_red_and_blocks_the_next_syncs(pipeline_run):
     from meterledger.pipeline import run_daily_build, run_period_close
+    from meterledger.publish import current_release
 
     [(line_key, period_start, usage_record_id)] = _query(pipeline_run, """
         select records.line_key, records.period_start, usage_records.usage_record_id
@@ -129,6 +130,8 @@ def test_a_tampered_invoice_turns_exactly_its_row_red_and_blocks_the_next_syncs(
     netsuite.store.replace("invoice", tampered)
     runs_before = _query(pipeline_run, "select destination, object_name, count(*) from reverse_etl.sync_runs "
                                        "group by 1, 2 order by 1, 2")
+    published = pipeline_run.warehouse.parent / "published"
+    publication_before = current_release(published)
     try:
         with pytest.raises(RuntimeError, match="reconciliation_within_tolerance"):
             run_daily_build()  # the next daily build reads NetSuite back
@@ -137,9 +140,11 @@ def test_a_tampered_invoice_turns_exactly_its_row_red_and_blocks_the_next_syncs(
         assert red == [(line_key, period_start, "invoice_mismatch")]
         with pytest.raises(RuntimeError, match="reconciliation_within_tolerance"):
             run_period_close()
-        # Neither the daily run's Salesforce syncs nor the close's NetSuite postings ran.
+        # Neither the daily run's Salesforce syncs nor the close's NetSuite postings ran, and
+        # finance's published copy is still the last good run's.
         assert _query(pipeline_run, "select destination, object_name, count(*) from reverse_etl.sync_runs "
                                     "group by 1, 2 order by 1, 2") == runs_before
+        assert publication_before is not None and current_release(published) == publication_before
     finally:
         # NetSuite as it was, for the tests after this one (their runs read it back).
         netsuite.store.replace("invoice", copy.deepcopy(original))

@@ -5,11 +5,13 @@ published, it overlaps the rest of the suite, and the page tests (moved to the e
 session by tests/conftest.py) wait for it."""
 from __future__ import annotations
 
+import shutil
 import tarfile
 import threading
 from pathlib import Path
 
 from meterledger.bi import BI_DIR, build_site
+from meterledger.publish import CURRENT, RELEASES, current_release
 
 LEFT_OUT = {"node_modules", "build", ".evidence", "build.log"}
 
@@ -31,8 +33,18 @@ def copy_project(target: Path) -> Path:
 
 
 class BackgroundSiteBuild:
-    def __init__(self, published: Path, workdir: Path):
-        self.published = published
+    def __init__(self, published: Path, warehouse: Path, workdir: Path):
+        # The publication and the warehouse as they are now, copied: later tests change the
+        # warehouse (a tampered invoice, reruns) and publish again, and the pages are checked
+        # against what they were built from.
+        release = current_release(published)
+        if release is None:
+            raise RuntimeError(f"the run published nothing in {published}")
+        self.published = workdir / "published"
+        shutil.copytree(release, self.published / RELEASES / release.name)
+        (self.published / CURRENT).symlink_to(Path(RELEASES) / release.name, target_is_directory=True)
+        self.warehouse = workdir / "warehouse-as-published.duckdb"
+        shutil.copy(warehouse, self.warehouse)
         self.project = copy_project(workdir / "bi")
         self._site: Path | None = None
         self._error: BaseException | None = None

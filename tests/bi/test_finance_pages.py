@@ -21,12 +21,14 @@ EVIDENCE_ERRORS = ("Error in Query", "Parser Error", "Binder Error", "Catalog Er
 
 @pytest.fixture(scope="module")
 def published(pipeline_run) -> Path:
-    return pipeline_run.warehouse.parent / "published"
+    """The run's publication, as the site was built from it."""
+    return pipeline_run.site_build.published
 
 
 @pytest.fixture(scope="module")
 def warehouse(pipeline_run):
-    with duckdb.connect(str(pipeline_run.warehouse), read_only=True) as connection:
+    """The warehouse as the run published it (the tests before these change the live one)."""
+    with duckdb.connect(str(pipeline_run.site_build.warehouse), read_only=True) as connection:
         yield connection
 
 
