@@ -78,15 +78,28 @@ class SiteServer:
         self.thread.join(timeout=5)
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
+class _SiteHandler(SimpleHTTPRequestHandler):
+    """The built files only: a folder without an index.html is a 404, not a listing."""
+
+    quiet = False
+
+    def list_directory(self, path):
+        self.send_error(404, "Not Found")
+        return None
+
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-        pass
+        if not self.quiet:
+            super().log_message(format, *args)
+
+
+class _QuietSiteHandler(_SiteHandler):
+    quiet = True
 
 
 def start_server(site: Path, host: str = "127.0.0.1", port: int = 0, quiet: bool = True) -> SiteServer:
     if not (Path(site) / "index.html").exists():
         raise BiError(f"no built site in {site}: run `make bi` first")
-    handler = functools.partial(_QuietHandler if quiet else SimpleHTTPRequestHandler, directory=str(site))
+    handler = functools.partial(_QuietSiteHandler if quiet else _SiteHandler, directory=str(site))
     server = ThreadingHTTPServer((host, port), handler)
     thread = threading.Thread(target=server.serve_forever, name="bi-site", daemon=True)
     thread.start()
