@@ -12,7 +12,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 # Google's hosts at every start, which a closed network refuses.
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1400,2200")
+                  "--disable-dev-shm-usage", "--window-size=1680,2200")
 
 
 def chromium_paths() -> tuple[str, str]:
