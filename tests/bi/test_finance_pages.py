@@ -3,13 +3,14 @@ page renders without an error, nothing is fetched from beyond the loopback serve
 of each is saved, and the key figures shown equal the marts in the warehouse, to the cent."""
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from meterledger.bi import PAGES, start_server
+from meterledger.bi import BI_DIR, PAGES, start_server
 from meterledger.publish import public_marts, read_manifest
 from tests.bi.browser import requested_urls, start_chromium, wait_for_figures
 
@@ -42,7 +43,10 @@ def site(pipeline_run) -> Path:
 def pages(site, tmp_path_factory):
     """Every page opened once: its figures, its text, the requests it made, its console errors and
     a screenshot."""
-    screenshots = tmp_path_factory.mktemp("screenshots")
+    # Kept where a person (or CI) looks after the run: bi/test-screenshots/<page>.png (git-ignored).
+    screenshots = BI_DIR / "test-screenshots"
+    shutil.rmtree(screenshots, ignore_errors=True)
+    screenshots.mkdir()
     server = start_server(site)
     browser = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
     opened = {}
