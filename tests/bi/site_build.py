@@ -6,28 +6,19 @@ session by tests/conftest.py) wait for it."""
 from __future__ import annotations
 
 import shutil
-import tarfile
 import threading
 from pathlib import Path
 
 from meterledger.bi import BI_DIR, build_site
 from meterledger.publish import CURRENT, RELEASES, current_release
 
-LEFT_OUT = {"node_modules", "build", ".evidence", "build.log"}
+LEFT_OUT = {"node_modules", "build", ".evidence", "build.log", "test-screenshots"}
 
 
 def copy_project(target: Path) -> Path:
     """bi/ without its installed packages and outputs, its node_modules linked in: the build
     writes into the copy and leaves a developer's own bi/build alone."""
-    target.mkdir(parents=True, exist_ok=True)
-    archive = target / "project.tar"
-    with tarfile.open(archive, "w") as tar:
-        for path in BI_DIR.iterdir():
-            if path.name not in LEFT_OUT:
-                tar.add(path, arcname=path.name)
-    with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")
-    archive.unlink()
+    shutil.copytree(BI_DIR, target, ignore=lambda folder, names: LEFT_OUT & set(names) if folder == str(BI_DIR) else [])
     (target / "node_modules").symlink_to(BI_DIR / "node_modules", target_is_directory=True)
     return target
 

@@ -3,7 +3,8 @@
 -- drawdown per billing period, rounded once, capped by the covered usage and by the block); the
 -- remaining amount is what can still be drawn: the rest until the block expires, 0 from the
 -- day after its expiry date (the unused rest is then breakage, int_recognition_prepaid_credits).
--- Read by the Salesforce credit balances and the credit run-out alerts.
+-- With the contract's account, customer and currency, so its readers (the Salesforce credit
+-- balances, the credit run-out alerts, finance's monthly balances) need no lookups of their own.
 with blocks as (
     select distinct
         credit_line_id,
@@ -22,12 +23,32 @@ applied as (
         sum(applied_amount) as applied_amount
     from {{ ref('int_credit_applications') }}
     group by credit_line_id
+),
+
+contracts as (
+    select
+        contracts.contract_id,
+        contracts.contract_key,
+        contracts.account_id,
+        accounts.customer_key,
+        currencies.currency_code,
+        currencies.minor_units
+    from {{ ref('stg_salesforce__contracts') }} as contracts
+    left join {{ ref('stg_salesforce__accounts') }} as accounts
+        on contracts.account_id = accounts.account_id
+    inner join {{ ref('int_contract_currencies') }} as currencies
+        on contracts.contract_id = currencies.contract_id
 )
 
 select
     blocks.credit_line_id,
     blocks.credit_line_key,
     blocks.contract_id,
+    contracts.contract_key,
+    contracts.account_id,
+    contracts.customer_key,
+    contracts.currency_code,
+    contracts.minor_units,
     blocks.purchase_date,
     blocks.expiry_date,
     cast(blocks.amount as {{ decimal_type() }}) as granted_amount,
@@ -37,5 +58,7 @@ select
         else blocks.amount - coalesce(applied.applied_amount, 0)
     end as {{ decimal_type() }}) as remaining_amount
 from blocks
+left join contracts
+    on blocks.contract_id = contracts.contract_id
 left join applied
     on blocks.credit_line_id = applied.credit_line_id

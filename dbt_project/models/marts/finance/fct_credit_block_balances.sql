@@ -6,23 +6,7 @@
 -- Months run from the block's purchase to the run date's month, or to the month it expired. The
 -- run date's closing balance equals int_credit_block_balances' remaining amount (a singular test).
 with blocks as (
-    select
-        balances.credit_line_id,
-        balances.credit_line_key,
-        balances.contract_id,
-        contracts.contract_key,
-        accounts.customer_key,
-        currencies.currency_code,
-        balances.purchase_date,
-        balances.expiry_date,
-        balances.granted_amount
-    from {{ ref('int_credit_block_balances') }} as balances
-    inner join {{ ref('stg_salesforce__contracts') }} as contracts
-        on balances.contract_id = contracts.contract_id
-    inner join {{ ref('stg_salesforce__accounts') }} as accounts
-        on contracts.account_id = accounts.account_id
-    inner join {{ ref('int_contract_currencies') }} as currencies
-        on balances.contract_id = currencies.contract_id
+    select * from {{ ref('int_credit_block_balances') }}
 ),
 
 block_months as (
@@ -59,7 +43,7 @@ cumulative_draws as (
         event_draws.billing_period_key,
         event_draws.draw_month,
         applications.applied_amount,
-        currencies.minor_units,
+        blocks.minor_units,
         sum(event_draws.applied) over (
             partition by event_draws.credit_line_id, event_draws.billing_period_key
             order by event_draws.draw_month
@@ -72,8 +56,8 @@ cumulative_draws as (
     inner join {{ ref('int_credit_applications') }} as applications
         on event_draws.credit_line_id = applications.credit_line_id
         and event_draws.billing_period_key = applications.billing_period_key
-    inner join {{ ref('int_contract_currencies') }} as currencies
-        on applications.contract_id = currencies.contract_id
+    inner join blocks
+        on event_draws.credit_line_id = blocks.credit_line_id
 ),
 
 drawn_through as (

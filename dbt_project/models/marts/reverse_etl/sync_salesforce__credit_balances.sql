@@ -3,19 +3,7 @@
 -- Granted, consumed and remaining as int_credit_block_balances has them (remaining 0 once the
 -- block has expired).
 with balances as (
-    select
-        blocks.credit_line_key,
-        contracts.account_id,
-        currencies.currency_code,
-        blocks.expiry_date,
-        blocks.granted_amount,
-        blocks.consumed_amount,
-        blocks.remaining_amount
-    from {{ ref('int_credit_block_balances') }} as blocks
-    inner join {{ ref('stg_salesforce__contracts') }} as contracts
-        on blocks.contract_id = contracts.contract_id
-    inner join {{ ref('int_contract_currencies') }} as currencies
-        on blocks.contract_id = currencies.contract_id
+    select * from {{ ref('int_credit_block_balances') }}
 )
 
 select
