@@ -13,7 +13,7 @@ export SEND_ANONYMOUS_USAGE_STATS := no
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install bi-install browser demo test bench emulators dagster-dev dbt-build bi bi-serve clean
+.PHONY: install bi-install browser postgresql test-postgres demo test bench emulators dagster-dev dbt-build bi bi-serve clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,14 +35,25 @@ bi-install: $(BI_STAMP)
 browser:
 	scripts/install-chromium.sh
 
+# Debian's PostgreSQL server binaries for `make test-postgres` (the tests start their own server).
+postgresql:
+	scripts/install-postgresql.sh
+
 demo: install
 	$(BIN)/meterledger demo
 
 test: install bi-install browser
 	$(BIN)/python -m pytest
 
-# Ingestion throughput against DuckDB's own read_parquet, then the dbt build of the usage and billing
-# path on the same events; BENCH_ARGS="--events 500000 --repeat 1" for a quick run.
+# The same dbt project on PostgreSQL: every scenario fixture loaded by the dlt sources into a
+# throw-away PostgreSQL server on loopback and into DuckDB, `dbt build` on both, every model
+# compared row for row (tests/postgres).
+test-postgres: install postgresql
+	METERLEDGER_POSTGRES_TESTS=1 $(BIN)/python -m pytest tests/postgres
+
+# The daily pipeline's stages on 10M events of one day, each against its comparison (read_parquet,
+# the baseline query, day 1 under day N, the ceilings), ratios printed (README, "Benchmark");
+# BENCH_ARGS="--events 200000 --history-days 3 --sync-records 2000" for a quick run.
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

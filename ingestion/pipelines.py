@@ -19,17 +19,51 @@ def duckdb_settings() -> dict[str, str | bool]:
             "preserve_insertion_order": False}
 
 
+def warehouse_destination() -> str:
+    """Which warehouse the raw data goes to: ``METERLEDGER_DESTINATION`` (``duckdb`` by default,
+    ``postgres``, or any dlt destination whose credentials dlt's own configuration holds). dbt's
+    target (``METERLEDGER_DBT_TARGET``) must name the same warehouse."""
+    return os.environ.get("METERLEDGER_DESTINATION", "duckdb").strip().lower() or "duckdb"
+
+
+def postgres_credentials() -> str:
+    """A PostgreSQL connection string from the settings the dbt profile's ``postgres`` target reads
+    (``METERLEDGER_PG_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD``, ``_DATABASE``), so dlt and dbt
+    cannot point at two different servers. The password comes from the environment only."""
+    from urllib.parse import quote
+
+    user = quote(os.environ.get("METERLEDGER_PG_USER", "meterledger"), safe="")
+    password = os.environ.get("METERLEDGER_PG_PASSWORD", "")
+    secret = f":{quote(password, safe='')}" if password else ""
+    host = os.environ.get("METERLEDGER_PG_HOST", "127.0.0.1")
+    port = os.environ.get("METERLEDGER_PG_PORT", "5432")
+    database = quote(os.environ.get("METERLEDGER_PG_DATABASE", "meterledger"), safe="")
+    return f"postgresql://{user}{secret}@{host}:{port}/{database}"
+
+
+def _destination(warehouse: Path):
+    name = warehouse_destination()
+    if name == "duckdb":
+        credentials = DuckDbCredentials(str(warehouse), global_config=duckdb_settings())
+        # One job at a time per table: DuckDB inserts each file with all its threads already, and
+        # concurrent inserts into one table only contend.
+        return dlt.destinations.duckdb(credentials=credentials, loader_parallelism_strategy="table-sequential")
+    if name == "postgres":
+        return dlt.destinations.postgres(credentials=postgres_credentials())
+    # Snowflake, BigQuery, Databricks, ...: credentials from dlt's configuration
+    # (DESTINATION__<NAME>__CREDENTIALS__* in the environment or .dlt/secrets.toml).
+    return name
+
+
 def raw_pipeline(system: str, warehouse: str | Path, pipelines_dir: str | Path | None = None) -> dlt.Pipeline:
-    """Pipeline ``<system>`` loading dataset ``raw_<system>`` of the DuckDB warehouse file; its
-    working state (pending packages, cursors) beside the warehouse unless told otherwise."""
+    """Pipeline ``<system>`` loading dataset ``raw_<system>`` of the warehouse: the DuckDB file
+    ``warehouse``, or the destination ``METERLEDGER_DESTINATION`` names. Its working state
+    (pending packages, cursors) is kept beside ``warehouse`` unless told otherwise."""
     warehouse = Path(warehouse)
-    credentials = DuckDbCredentials(str(warehouse), global_config=duckdb_settings())
     return dlt.pipeline(
         pipeline_name=system,
         dataset_name=f"raw_{system}",
-        # One job at a time per table: DuckDB inserts each file with all its threads already, and
-        # concurrent inserts into one table only contend.
-        destination=dlt.destinations.duckdb(credentials=credentials, loader_parallelism_strategy="table-sequential"),
+        destination=_destination(warehouse),
         pipelines_dir=str(pipelines_dir or warehouse.parent / "dlt_pipelines"),
     )
 

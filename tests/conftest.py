@@ -12,6 +12,9 @@ import pytest
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
+# The PostgreSQL suite needs a server `make test-postgres` provides: collected only there.
+collect_ignore = [] if os.environ.get("METERLEDGER_POSTGRES_TESTS") == "1" else ["postgres"]
+
 SMALL_DEMO = {"seed": 7, "customers": 16, "events": 30_000, "days": 75, "start_date": date(2026, 8, 1)}
 
 

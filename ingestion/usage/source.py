@@ -199,6 +199,11 @@ def _parquet_model(files: list[dict], load_id: str, path: str) -> tuple[tuple | 
     return (path, rows, columns), unreadable
 
 
+def _warehouse_is_duckdb() -> bool:
+    """Whether the running pipeline loads into DuckDB, whose SQL model reads local Parquet."""
+    return dlt.current.pipeline().destination.destination_name == "duckdb"
+
+
 def _has_readable_footer(con: duckdb.DuckDBPyConnection, path: str) -> bool:
     try:
         parquet_columns(con, [path])
@@ -311,6 +316,13 @@ def usage_source(root: str, delivered_through: date | None = None) -> Iterator:
         directory = os.path.join(dlt.current.pipeline().working_dir, "usage_load_files")
         shutil.rmtree(directory, ignore_errors=True)
         os.makedirs(directory)
+        if not _warehouse_is_duckdb():
+            # Another warehouse (PostgreSQL, Snowflake, ...) cannot read these files itself:
+            # the Arrow tables go to dlt, which writes the destination's own load format.
+            for batch in _batches(files):
+                yield _read_tagged_batch(fs, batch, load_id)
+            _check_unchanged(fs, base, files)  # a file changed meanwhile fails the load, unloaded
+            return
         in_warehouse, read_here = [], []
         for file in files:
             local_parquet = file["file_format"] == "parquet" and isinstance(fs, LocalFileSystem)

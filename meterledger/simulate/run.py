@@ -136,11 +136,13 @@ def _join_stopping() -> None:
 
 
 def ingest(workdir: Path, warehouse: Path, timings: dict[str, float],
-           tables: dict[str, set[str]] | None = None) -> None:
+           tables: dict[str, set[str]] | None = None, pipelines_dir: Path | None = None) -> None:
     """Load the raw datasets with the project's dlt sources, as the Dagster assets do.
 
     ``tables``: the raw tables to load, by dataset (``raw_tables_read``); None loads every
-    resource of every source. A system none of whose tables is read is not loaded at all."""
+    resource of every source. A system none of whose tables is read is not loaded at all.
+    The destination is ``METERLEDGER_DESTINATION``'s (``ingestion.pipelines.raw_pipeline``);
+    ``pipelines_dir`` keeps dlt's state apart when one folder is loaded into two warehouses."""
     from emulators.runner import EmulatorStack
     from ingestion.netsuite import netsuite_source
     from ingestion.pipelines import raw_pipeline
@@ -149,7 +151,7 @@ def ingest(workdir: Path, warehouse: Path, timings: dict[str, float],
     from meterledger.connections.netsuite import netsuite_connection_from
     from meterledger.connections.salesforce import salesforce_connection_from
 
-    pipelines_dir = workdir / "dlt_pipelines"
+    pipelines_dir = pipelines_dir or workdir / "dlt_pipelines"
     with _timed(timings, "emulators"):
         stack = EmulatorStack(state_dir=workdir / "emulators", seed_dir=workdir).start()
     try:

@@ -276,11 +276,13 @@ posted_lines as (
 ),
 
 -- An entry's content, comparable between what NetSuite holds and what should be: its lines'
--- accounts and amounts in line order.
+-- accounts and amounts in line order. The amounts as canonical text (decimal_text): an engine
+-- that keeps each number's own scale (PostgreSQL prints 30.00 and 30.000000000) must not see
+-- a difference where there is none.
 {%- set entry_fingerprint = dbt.listagg(
     dbt.concat(["coalesce(account_number, '?')", "'|'",
-                dbt.safe_cast("debit", api.Column.translate_type("string")), "'|'",
-                dbt.safe_cast("credit", api.Column.translate_type("string"))]),
+                decimal_text("debit"), "'|'",
+                decimal_text("credit")]),
     "','", "order by line_number") %}
 posted_fingerprints as (
     select
