@@ -30,22 +30,38 @@ def read_parquet(data_root: str, database: str) -> dict:
         return {"seconds": seconds, "rows": rows}
 
 
-def ingestion(data_root: str, database: str) -> dict:
-    """The production usage source through a dlt pipeline into a DuckDB warehouse."""
+def ingestion(data_root: str, database: str, delivered_through: str = "") -> dict:
+    """The production usage source through a dlt pipeline into a DuckDB warehouse; with
+    ``delivered_through`` (YYYY-MM-DD) only the deliveries up to that day, as a partition run
+    loads them. ``rows`` is what the raw table holds afterwards, ``loaded`` what this run added."""
+    from datetime import date
+
     import duckdb
 
     from ingestion.pipelines import raw_pipeline
     from ingestion.usage import usage_source
 
     pipeline = raw_pipeline("usage", database)
+    before = _scalar_of(database, "select count(*) from raw_usage.usage_events") or 0
     started = time.perf_counter()
-    pipeline.run(usage_source(root=data_root))
+    pipeline.run(usage_source(root=data_root, delivered_through=date.fromisoformat(delivered_through)
+                              if delivered_through else None))
     seconds = time.perf_counter() - started
     trace = pipeline.last_trace
     steps = {step.step: (step.finished_at - step.started_at).total_seconds() for step in trace.steps}
     with duckdb.connect(database, read_only=True) as con:
         rows = con.execute("select count(*) from raw_usage.usage_events").fetchone()[0]
-    return {"seconds": seconds, "rows": rows, "steps": steps}
+    return {"seconds": seconds, "rows": rows, "loaded": rows - before, "steps": steps}
+
+
+def _scalar_of(database: str, sql: str):
+    """One value from a warehouse file that may not exist yet (None then, or when the table is missing)."""
+    import duckdb
+
+    if not Path(database).exists():
+        return None
+    with duckdb.connect(database, read_only=True) as con:
+        return _scalar(con, sql)
 
 
 def crm_erp(seed_dir: str, database: str, state_dir: str, systems: str = "salesforce,netsuite") -> dict:
@@ -86,10 +102,15 @@ def _scalar(con, sql: str):
         return None
 
 
-def dbt_build(database: str, target_dir: str, as_of: str, memory_limit: str) -> dict:
+def dbt_build(database: str, target_dir: str, as_of: str, memory_limit: str, delivered_from: str = "",
+              delivered_through: str = "") -> dict:
     """``dbt build`` of the usage and billing path on the loaded warehouse, in this process.
     The project is parsed first (not measured, its time reported apart); the build reuses that
-    manifest. Artifacts and logs go to ``target_dir``, never to dbt_project/target."""
+    manifest. Artifacts and logs go to ``target_dir``, never to dbt_project/target.
+
+    ``delivered_from`` and ``delivered_through`` are the delivery window an orchestrated run
+    passes (the vars the Dagster partition gives, dagster_defs/dbt_args.py): on a warehouse that
+    was built before, the incremental model then takes in that window's deliveries only."""
     os.environ.update({
         "METERLEDGER_WAREHOUSE": database,
         "METERLEDGER_DUCKDB_MEMORY_LIMIT": memory_limit,
@@ -99,9 +120,12 @@ def dbt_build(database: str, target_dir: str, as_of: str, memory_limit: str) -> 
     from dbt.cli.main import dbtRunner
 
     target = Path(target_dir)
+    variables = {"as_of": as_of}
+    if delivered_from:
+        variables.update(usage_delivered_from=delivered_from, usage_delivered_through=delivered_through)
     common = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(REPO_ROOT),
               "--target-path", str(target / "target"), "--log-path", str(target / "logs"),
-              "--vars", json.dumps({"as_of": as_of}), "--no-use-colors", "--no-send-anonymous-usage-stats",
+              "--vars", json.dumps(variables), "--no-use-colors", "--no-send-anonymous-usage-stats",
               "--log-level", "none", "--log-level-file", "info"]
     # Tests run when all their parents are selected: the default (eager) would also pick tests that
     # join marts outside the selection (fct_quarantined_usage_events, fct_usage_monthly) and fail.
@@ -131,6 +155,15 @@ def dbt_build(database: str, target_dir: str, as_of: str, memory_limit: str) -> 
         kind = node["node"].split(".")[0]
         kinds[kind] = round(kinds.get(kind, 0.0) + node["seconds"], 3)
     problems = [node for node in nodes if node["status"] not in ("success", "pass")]
+    # How each incremental model ran: dbt-duckdb's delete+insert goes through a temporary
+    # relation (``__dbt_tmp``), a first build is a plain ``create table``.
+    built_ids = {node["node"] for node in nodes}
+    incremental = {}
+    for unique_id, node in parsed.result.nodes.items():
+        if unique_id in built_ids and node.config.materialized == "incremental":
+            executed = target / "target" / "run" / node.package_name / node.original_file_path
+            text = executed.read_text() if executed.exists() else ""
+            incremental[node.name] = "incremental" if "__dbt_tmp" in text else "full build"
     return {
         "seconds": seconds,
         "success": bool(built.success),
@@ -138,10 +171,13 @@ def dbt_build(database: str, target_dir: str, as_of: str, memory_limit: str) -> 
         "parse_seconds": round(parse_seconds, 2),
         "selection": " ".join(DBT_SELECTION),
         "as_of": as_of,
+        "delivery_window": [delivered_from, delivered_through] if delivered_from else None,
         "duckdb_memory_limit": memory_limit,
         "nodes_by_status": by_status,
         "seconds_by_resource_type": kinds,
         "slowest_models": models[:5],
+        "incremental_models": incremental,
+        "model_seconds": {node["node"].split(".")[-1]: node["seconds"] for node in models},
         "problems": problems[:20],
         "log": str(target / "logs" / "dbt.log"),
     }
@@ -175,6 +211,62 @@ def usage_outcome(database: str) -> dict:
         except Exception:
             outcome["quarantine_reasons"] = None
     return outcome
+
+
+def _baseline_connection(database: str, memory_limit: str):
+    """A DuckDB connection as the dbt stage's: the same memory_limit, DuckDB's default threads
+    (one per core: the profile's ``threads: 1`` is dbt running one model at a time), UTC."""
+    import duckdb
+
+    con = duckdb.connect(database, config={"memory_limit": memory_limit})
+    con.execute("set TimeZone = 'UTC'")  # after connecting: the ICU extension loads on first use
+    return con
+
+
+def contract_tables(built_database: str, database: str) -> dict:
+    """Set-up of the baseline, not measured: a new database holding the usage segments, price
+    tiers and meters the dbt stage built (bench/baseline.py, CONTRACT_TABLES), and no events."""
+    from bench.baseline import CONTRACT_TABLES
+
+    started = time.perf_counter()
+    with _baseline_connection(database, "1GB") as con:
+        con.execute(f"attach '{built_database}' as built (read_only)")
+        con.execute(CONTRACT_TABLES)
+        con.execute("detach built")
+        segments = con.execute("select count(*) from usage_segments").fetchone()[0]
+        tiers = con.execute("select count(*) from price_tiers").fetchone()[0]
+    return {"seconds": time.perf_counter() - started, "usage_segments": segments, "price_tiers": tiers}
+
+
+def baseline(data_root: str, database: str, memory_limit: str) -> dict:
+    """The baseline query (bench/baseline.py) over the Parquet files under ``data_root``, timed
+    from the query's start to its result table written, on the database contract_tables made."""
+    from bench.baseline import baseline_query
+
+    files = sorted(str(path) for path in Path(data_root).rglob("*.parquet"))
+    with _baseline_connection(database, memory_limit) as con:
+        threads = con.execute("select current_setting('threads')").fetchone()[0]
+        started = time.perf_counter()
+        con.execute(baseline_query(files))
+        seconds = time.perf_counter() - started
+        segments, events = con.execute("select count(*), sum(event_count) from rated_segments").fetchone()
+    return {"seconds": seconds, "rows": int(events or 0), "rated_segments": segments, "files": len(files),
+            "duckdb_memory_limit": memory_limit, "duckdb_threads": threads}
+
+
+def baseline_comparison(built_database: str, database: str, day: str) -> dict:
+    """Not measured: the baseline's amounts against the dbt path's usage records of the billing
+    periods that hold ``day``, per currency, as exact decimals (text)."""
+    import duckdb
+
+    from bench.baseline import COMPARISON
+
+    with duckdb.connect() as con:
+        con.execute(f"attach '{built_database}' as built (read_only)")
+        con.execute(f"attach '{database}' as baseline (read_only)")
+        cursor = con.execute(COMPARISON, [day])
+        columns = [column[0] for column in cursor.description]
+        return {"by_currency": [dict(zip(columns, row)) for row in cursor.fetchall()]}
 
 
 # The reverse-ETL stage: usage records pushed into a private NetSuite emulator that holds each
@@ -356,8 +448,15 @@ def reverse_etl(work_dir: str, records: str) -> dict:
         "concurrency": SYNC_CONCURRENCY, "latency_seconds": SYNC_LATENCY, "batch_size": BATCH_SIZE,
     }
 
+def no_new_events(work_dir: str) -> dict:
+    from bench.idle import no_new_events as run
+
+    return run(Path(work_dir))
+
+
 STAGES = {"read_parquet": read_parquet, "ingestion": ingestion, "crm_erp": crm_erp, "dbt_build": dbt_build,
-          "usage_outcome": usage_outcome, "reverse_etl": reverse_etl}
+          "usage_outcome": usage_outcome, "contract_tables": contract_tables, "baseline": baseline,
+          "baseline_comparison": baseline_comparison, "no_new_events": no_new_events, "reverse_etl": reverse_etl}
 
 if __name__ == "__main__":
     stage, *arguments = sys.argv[1:]

@@ -5,11 +5,16 @@ The events go to the usage lines the demo generator's contracts bill on that day
 spread evenly over them, so the dbt stage attributes and rates them instead of quarantining them.
 The demo generator's own event writer would take minutes at 10M events: it models defects,
 which the throughput measurement does not need.
+
+The history the day-N measurement builds on (``write_history``) is the same kind of events for
+each of the days before, to the lines active on each day, with the workload day's own files
+linked in beside them: one usage root, delivery day folders, as the schedule would find it.
 """
 from __future__ import annotations
 
 import json
-from datetime import date
+import os
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -71,3 +76,31 @@ def write_workload(root: Path, *, events: int, lines: list[tuple[str, str]], day
     return {"events": events, "customers": len({customer for customer, _ in lines}),
             "usage_lines": len(lines), "meters": len({meter for _, meter in lines}),
             "files": files, "bytes": size, "day": day.isoformat()}
+
+
+def write_history(root: Path, *, days: int, events_per_day: int, lines_on, workload_root: Path,
+                  day: date) -> dict:
+    """Write ``days`` delivery days before ``day``, ``events_per_day`` events each, under
+    ``<root>/batch_metering/``, each day's events to ``lines_on(that day)``; then link the files
+    of ``day`` from ``workload_root`` (hard links: the very same files, nothing rewritten) and
+    leave the watermark at the end of ``day``. Loads of this root pass ``delivered_through``,
+    which caps the watermark at the last day they load, as a partition run does."""
+    written = {"events": 0, "files": 0, "bytes": 0}
+    first = day - timedelta(days=days)
+    for offset in range(days):
+        history_day = first + timedelta(days=offset)
+        lines = lines_on(history_day)
+        if not lines:
+            raise SystemExit(f"bench: no generated usage line is active on {history_day}")
+        summary = write_workload(root, events=events_per_day, lines=lines, day=history_day)
+        for key in written:
+            written[key] += summary[key]
+    source = workload_root / "batch_metering" / day.isoformat()
+    target = root / "batch_metering" / day.isoformat()
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.glob("*.parquet")):
+        os.link(path, target / path.name)
+    watermark = {"source": "batch_metering", "complete_through": f"{day.isoformat()}T23:59:59Z"}
+    (root / "batch_metering" / "_watermark.json").write_text(json.dumps(watermark) + "\n")
+    return {**written, "days": days, "events_per_day": events_per_day,
+            "first_day": first.isoformat(), "last_day": (day - timedelta(days=1)).isoformat()}
