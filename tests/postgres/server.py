@@ -4,7 +4,8 @@ temporary folder, started on a free port of 127.0.0.1, its superuser's password 
 when the tests end. Debian's packaged cluster is never touched.
 
 PostgreSQL refuses to run as root: as root the cluster belongs to the ``postgres`` system user
-(the Debian package creates it) and the server is started through ``runuser``.
+(the Debian package creates it), and initdb and the server run as that user (Popen's ``user``),
+so that stopping signals the server itself.
 """
 from __future__ import annotations
 
@@ -79,8 +80,9 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _as_server_user(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+def _as_server_user() -> dict:
+    """Popen's arguments that run a program as ``postgres`` when this process is root."""
+    return {"user": "postgres", "group": "postgres", "extra_groups": []} if os.geteuid() == 0 else {}
 
 
 def start(timeout: float = 60.0) -> PostgresServer:
@@ -98,21 +100,24 @@ def start(timeout: float = 60.0) -> PostgresServer:
     if os.geteuid() == 0:
         shutil.chown(password_file, "postgres")
     try:
-        subprocess.run(_as_server_user([str(bin_dir / "initdb"), "--pgdata", str(data), "--username", USER,
-                                        "--pwfile", str(password_file), "--auth", "scram-sha-256",
-                                        "--encoding", "UTF8", "--locale", "C.UTF-8", "--no-sync"]),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        initdb = subprocess.run(
+            [str(bin_dir / "initdb"), "--pgdata", str(data), "--username", USER, "--pwfile", str(password_file),
+             "--auth", "scram-sha-256", "--encoding", "UTF8", "--locale", "C.UTF-8", "--no-sync"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=folder, **_as_server_user())
     finally:
         password_file.unlink()
+    if initdb.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise RuntimeError(f"initdb failed (exit {initdb.returncode}): {initdb.stderr.strip()[-2000:]}")
     server = PostgresServer(folder=folder, port=_free_port(), password=password)
     # Durability is not wanted from a cluster that is thrown away: fsync and friends off.
     settings = {"listen_addresses": "127.0.0.1", "port": str(server.port), "unix_socket_directories": str(sockets),
                 "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
                 "max_connections": "50", "shared_buffers": "256MB", "TimeZone": "UTC"}
     options = [item for key, value in settings.items() for item in ("-c", f"{key}={value}")]
-    log = open(folder / "server.log", "wb")
-    server.process = subprocess.Popen(_as_server_user([str(bin_dir / "postgres"), "-D", str(data), *options]),
-                                      stdout=log, stderr=subprocess.STDOUT)
+    with open(folder / "server.log", "wb") as log:  # the child keeps its own descriptor
+        server.process = subprocess.Popen([str(bin_dir / "postgres"), "-D", str(data), *options],
+                                          stdout=log, stderr=subprocess.STDOUT, cwd=folder, **_as_server_user())
     deadline = time.monotonic() + timeout
     import psycopg2
 
