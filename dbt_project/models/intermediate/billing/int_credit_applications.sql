@@ -44,6 +44,13 @@ capped_by_usage as (
         periods.period_end,
         contract_currencies.currency_code,
         case
+            -- A period whose covered events lowered its charge draws nothing, and gives nothing
+            -- back to the block: on a volume line an event that moves the period into a cheaper
+            -- tier is charged a negative amount, and when the block starts mid-period it covers
+            -- that event and not the ones before it. Counting the negative draw would raise
+            -- what is left of the block above its amount (block_left below).
+            when {{ round_money('drawn_per_period.applied', 'contract_currencies.minor_units') }} <= 0
+                then 0
             when {{ round_money('drawn_per_period.applied', 'contract_currencies.minor_units') }}
                 > coalesce(covered_usage.usage_invoiced, 0)
                 then coalesce(covered_usage.usage_invoiced, 0)
