@@ -26,18 +26,7 @@ applied as (
 ),
 
 contracts as (
-    select
-        contracts.contract_id,
-        contracts.contract_key,
-        contracts.account_id,
-        accounts.customer_key,
-        currencies.currency_code,
-        currencies.minor_units
-    from {{ ref('stg_salesforce__contracts') }} as contracts
-    left join {{ ref('stg_salesforce__accounts') }} as accounts
-        on contracts.account_id = accounts.account_id
-    inner join {{ ref('int_contract_currencies') }} as currencies
-        on contracts.contract_id = currencies.contract_id
+    select * from {{ ref('int_contracts') }}
 )
 
 select
