@@ -10,6 +10,8 @@ customers by default), each against what it is compared with, in the same run on
   (day N) against day 1;
 - a daily run without new events through Dagster and dbt (bench/idle.py);
 - the reverse-ETL push of usage records into NetSuite against its concurrency-limited ceiling;
+- the rerun after a journal-entry sync killed with ``--recovery-entries`` entries in flight: its
+  set-based read-back against a few seconds (bench/recovery.py);
 - with ``--scale-events N``, the day-1 build at N events, its events/s against day 1's.
 
 Each measured stage runs in a child process of its own (wall time, peak memory from wait4);
@@ -34,7 +36,7 @@ from bench.workload import write_history, write_workload
 HERE = Path(__file__).resolve().parent
 WORKLOAD_DAY = date(2026, 11, 1)
 BILLED_SHARE_EXPECTED = 0.95  # the workload's events all hit active usage lines
-GROUPS = ("ingestion", "dbt_build", "day_n", "no_new_events", "reverse_etl", "scale")
+GROUPS = ("ingestion", "dbt_build", "day_n", "no_new_events", "reverse_etl", "recovery", "scale")
 # The history day N builds on. 90 days at 10M a day (900M events) would take over 3 hours to
 # build at the dbt path's ~78k events/s on this machine, and the day-N build on top of it hours
 # more; at 20,000 a day the history is 1.8M events, built in ~26 s, and adds ~23 us per history
@@ -61,6 +63,8 @@ def options_from(arguments: list[str] | None = None) -> argparse.Namespace:
                         help="events a history day (reduced from the measured day's: see the README)")
     parser.add_argument("--scale-events", type=int, default=0,
                         help="also build the day at this many events and compare events/s (0: off)")
+    parser.add_argument("--recovery-entries", type=int, default=10_000,
+                        help="journal entries in flight when the recovery stage's sync is killed")
     parser.add_argument("--sync-records", type=int, default=20_000,
                         help="usage records the reverse-ETL stage pushes into the NetSuite emulator")
     parser.add_argument("--only", type=lambda text: [group.strip() for group in text.split(",") if group.strip()],
@@ -176,6 +180,12 @@ def main() -> None:
         started = time.perf_counter()
         fresh["reverse_etl"] = runs.reverse_etl_run(options.workdir, options.sync_records)
         timed("reverse_etl", started)
+    if "recovery" in selected:
+        started = time.perf_counter()
+        print(f"recovery: a journal-entry sync killed with {options.recovery_entries:,} entries in flight, rerun",
+              flush=True)
+        fresh["recovery"] = runs.recovery_run(options.workdir, options.recovery_entries)
+        timed("recovery", started)
 
     for stage in fresh.values():
         stage["run_at"] = run_at
@@ -204,6 +214,9 @@ def check(fresh: dict, options: argparse.Namespace) -> None:
     sync = fresh.get("reverse_etl")
     if sync and not sync["success"]:
         raise SystemExit(f"bench: the reverse-ETL stage failed ({sync['error']}); see its message above")
+    recovery = fresh.get("recovery")
+    if recovery and not recovery["success"]:
+        raise SystemExit(f"bench: the recovery stage failed ({recovery['error']}); see its message above")
     dbt = fresh.get("dbt_build")
     if dbt and (dbt["outcome"].get("billed") or 0) < BILLED_SHARE_EXPECTED * options.events:
         raise SystemExit(f"bench: only {dbt['outcome'].get('billed') or 0:,} of {options.events:,} events "

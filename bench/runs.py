@@ -170,6 +170,21 @@ def reverse_etl_run(workdir: Path, records: int) -> dict:
     return run
 
 
+def recovery_run(workdir: Path, entries: int) -> dict:
+    """The rerun after a killed journal-entry sync, once (bench/recovery.py)."""
+    target = workdir / "recovery"
+    try:
+        run = run_stage("recovery", str(target), str(entries))
+    except SystemExit as failure:
+        print(f"  recovery: FAILED ({failure}); work folder kept in {target}", flush=True)
+        return {"success": False, "error": str(failure), "rows": entries, "work_dir": str(target)}
+    run.update(success=True)
+    print(f"  recovery: {run['rows']:,} entries read back in {run['read_back_seconds']:.2f} s with "
+          f"{run['read_back_queries']} queries; rerun {run['seconds']:.2f} s", flush=True)
+    shutil.rmtree(target, ignore_errors=True)
+    return run
+
+
 def no_new_events_run(workdir: Path) -> dict:
     target = workdir / "no_new_events"
     started = time.perf_counter()

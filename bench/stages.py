@@ -7,7 +7,9 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -354,24 +356,18 @@ def _serve_netsuite(pipe, work_dir: str, keys: dict[str, str]) -> None:
         server.stop()
 
 
-def reverse_etl(work_dir: str, records: str) -> dict:
-    """The NetSuite usage-record sync (plan, send, confirm by read-back, ledger) of ``records``
-    records, timed as a whole, against a private emulator in a process of its own; then a
-    SuiteQL count checks that NetSuite holds every record exactly once. The emulator's request
-    log gives the requests it answered (429 refusals included) during the sync."""
+@contextmanager
+def private_netsuite(work: Path, seed: dict[str, list[dict]]) -> Iterator[tuple[Any, str]]:
+    """A NetSuite emulator seeded with ``seed`` in a process of its own (the account is remote:
+    its CPU is not the client's), and a connection to it with its base URL; stopped on exit."""
     import multiprocessing
     import secrets
 
     from emulators.common.http import dumps
     from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
-    from reverse_etl.engine import run_sync
-    from reverse_etl.mapping import load_mapping
-    from reverse_etl.netsuite import BATCH_SIZE, NetSuiteDestination
 
-    expected = int(records)
-    work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    (work / "netsuite-seed.json").write_bytes(dumps(_netsuite_seed()))
+    (work / "netsuite-seed.json").write_bytes(dumps(seed))
     keys = {name: secrets.token_hex(32) for name in ("consumer_key", "consumer_secret", "token_id", "token_secret")}
     pipe, child_pipe = multiprocessing.Pipe()
     emulator = multiprocessing.get_context("spawn").Process(
@@ -379,10 +375,29 @@ def reverse_etl(work_dir: str, records: str) -> dict:
     emulator.start()
     try:
         if not pipe.poll(60):
-            raise SystemExit("bench reverse_etl: the NetSuite emulator did not start within 60 s")
+            raise SystemExit("bench: the NetSuite emulator did not start within 60 s")
         base_url, ca_bundle = pipe.recv()
+        yield NetSuiteConnection(base_url, NetSuiteCredentials(SYNC_ACCOUNT_ID, **keys), ca_bundle=ca_bundle), base_url
+    finally:
+        pipe.send("stop")
+        emulator.join(30)
+        if emulator.is_alive():
+            emulator.kill()
+
+
+def reverse_etl(work_dir: str, records: str) -> dict:
+    """The NetSuite usage-record sync (plan, send, confirm by read-back, ledger) of ``records``
+    records, timed as a whole, against a private emulator in a process of its own; then a
+    SuiteQL count checks that NetSuite holds every record exactly once. The emulator's request
+    log gives the requests it answered (429 refusals included) during the sync."""
+    from reverse_etl.engine import run_sync
+    from reverse_etl.mapping import load_mapping
+    from reverse_etl.netsuite import BATCH_SIZE, NetSuiteDestination
+
+    expected = int(records)
+    work = Path(work_dir)
+    with private_netsuite(work, _netsuite_seed()) as (connection, base_url):
         warehouse = _sync_warehouse(str(work / "warehouse.duckdb"), expected)
-        connection = NetSuiteConnection(base_url, NetSuiteCredentials(SYNC_ACCOUNT_ID, **keys), ca_bundle=ca_bundle)
         destination = NetSuiteDestination(connection, concurrency=SYNC_CONCURRENCY)
         mapping = load_mapping("netsuite").objects["usage_records"]
         marks: dict[str, float] = {}
@@ -409,11 +424,6 @@ def reverse_etl(work_dir: str, records: str) -> dict:
         log = connection.session.get(f"{base_url}/_emulator/requests", timeout=30).json()["requests"]
         held = list(connection.suiteql(f"SELECT count(*) AS n FROM usage WHERE externalid LIKE '{SYNC_PREFIX}%'"))
         warehouse.close()
-    finally:
-        pipe.send("stop")
-        emulator.join(30)
-        if emulator.is_alive():
-            emulator.kill()
     held_count = int(held[0]["n"])
     if held_count != expected or result.succeeded != expected:
         raise SystemExit(f"bench reverse_etl: NetSuite holds {held_count:,} bench usage records and the sync "
@@ -454,7 +464,13 @@ def no_new_events(work_dir: str) -> dict:
     return run(Path(work_dir))
 
 
-STAGES = {"read_parquet": read_parquet, "ingestion": ingestion, "crm_erp": crm_erp, "dbt_build": dbt_build,
+def recovery(work_dir: str, entries: str) -> dict:
+    from bench.recovery import recovery as run
+
+    return run(work_dir, entries)
+
+
+STAGES = {"recovery": recovery, "read_parquet": read_parquet, "ingestion": ingestion, "crm_erp": crm_erp, "dbt_build": dbt_build,
           "usage_outcome": usage_outcome, "contract_tables": contract_tables, "baseline": baseline,
           "baseline_comparison": baseline_comparison, "no_new_events": no_new_events, "reverse_etl": reverse_etl}
 

@@ -84,7 +84,10 @@ def run_failure_alert(context: RunFailureSensorContext, resource: NotifierResour
     failures = []
     for event in context.get_step_failure_events():
         error = _user_error(getattr(event.event_specific_data, "error", None))
-        failures.append(f"{event.step_key}: {_first_line(error.message if error else event.message)}")
+        message = error.message if error else event.message
+        if error is not None and error.cls_name == "Failure":  # raised on purpose: its words suffice
+            message = message.split(": ", 1)[-1]
+        failures.append(f"{event.step_key}: {_first_line(message)}")
     if not failures:  # failed outside any step: run worker lost, launch error, cancelled steps...
         failures.append(_first_line(context.failure_event.message) or "the run failed")
     return Alert(

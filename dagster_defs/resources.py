@@ -5,12 +5,13 @@ from pathlib import Path
 import dlt
 import duckdb
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from ingestion.pipelines import finish_interrupted_load, raw_pipeline
 from meterledger.connections.netsuite import NetSuiteConnection, NetSuiteCredentials
 from meterledger.connections.salesforce import SalesforceConnection
-from reverse_etl.netsuite import NetSuiteDestination
-from reverse_etl.salesforce import SalesforceDestination
+from reverse_etl.netsuite import BATCH_SIZE, NetSuiteDestination
+from reverse_etl.salesforce import COLLECTION_SIZE, SalesforceDestination
 
 
 class WarehouseResource(ConfigurableResource):
@@ -57,6 +58,11 @@ class NetSuiteResource(ConfigurableResource):
     token_secret: str
     ca_bundle: str
     concurrency: int = 4
+    # The operator's knobs, with the defaults `meterledger sync` has (NETSUITE_TIMEOUT, NETSUITE_BATCH_SIZE).
+    # Ranges are checked by the destination when it is built (pydantic bounds would also reject
+    # the placeholder an EnvVar stands for until a run starts).
+    timeout_seconds: float = Field(default=30.0, description="seconds one request may take")
+    batch_size: int = Field(default=BATCH_SIZE, description=f"records per batch upsert, 1 to {BATCH_SIZE}")
     # The account's custom fields to load, per raw table, as JSON: custom field IDs differ per
     # account, e.g. {"journalentryline": ["custcol_credit_block_id"]}.
     custom_columns: dict[str, list[str]] = {}
@@ -64,10 +70,10 @@ class NetSuiteResource(ConfigurableResource):
     def connection(self) -> NetSuiteConnection:
         credentials = NetSuiteCredentials(self.account_id, self.consumer_key, self.consumer_secret,
                                           self.token_id, self.token_secret)
-        return NetSuiteConnection(self.base_url, credentials, ca_bundle=self.ca_bundle)
+        return NetSuiteConnection(self.base_url, credentials, ca_bundle=self.ca_bundle, timeout=self.timeout_seconds)
 
     def destination(self) -> NetSuiteDestination:
-        return NetSuiteDestination(self.connection(), concurrency=self.concurrency)
+        return NetSuiteDestination(self.connection(), concurrency=self.concurrency, batch_size=self.batch_size)
 
 
 class SalesforceResource(ConfigurableResource):
@@ -76,12 +82,16 @@ class SalesforceResource(ConfigurableResource):
     client_secret: str
     ca_bundle: str
     api_version: str = "62.0"
-    # Above this many records to write, a sync uses Bulk API 2.0 instead of sObject Collections.
-    bulk_threshold: int = 2000
+    # The operator's knobs, with the defaults `meterledger sync` has (SALESFORCE_TIMEOUT, ...).
+    timeout_seconds: float = Field(default=30.0, description="seconds one request may take")
+    batch_size: int = Field(default=COLLECTION_SIZE, description=f"records per sObject Collections call, 1 to "
+                                                                 f"{COLLECTION_SIZE}")
+    bulk_threshold: int = Field(default=2000, description="above this many records, Bulk API 2.0")
 
     def connection(self) -> SalesforceConnection:
-        return SalesforceConnection(self.login_url, self.client_id, self.client_secret,
-                                    api_version=self.api_version, ca_bundle=self.ca_bundle)
+        return SalesforceConnection(self.login_url, self.client_id, self.client_secret, api_version=self.api_version,
+                                    ca_bundle=self.ca_bundle, timeout=self.timeout_seconds)
 
     def destination(self) -> SalesforceDestination:
-        return SalesforceDestination(self.connection(), bulk_threshold=self.bulk_threshold)
+        return SalesforceDestination(self.connection(), bulk_threshold=self.bulk_threshold,
+                                     batch_size=self.batch_size)

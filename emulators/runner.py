@@ -29,6 +29,7 @@ class EmulatorStack:
     netsuite_concurrency: int = 5
     latency: float = 0.0  # seconds added to every service request of both emulators
     netsuite_async_delay: float = 0.1  # seconds the NetSuite async worker waits before each job
+    from_seeds: bool = False  # start from the seeds, ignoring the saved state (still saved on stop)
 
     def __post_init__(self) -> None:
         # Absolute paths: the CA bundle path is handed to clients running anywhere.
@@ -45,10 +46,12 @@ class EmulatorStack:
             concurrency_limit=self.netsuite_concurrency, async_delay=self.netsuite_async_delay,
             latency=self.latency,
             seed_file=self._seed("netsuite"), state_file=self.state_dir / "netsuite-state.json",
+            load_state=not self.from_seeds,
         )
         self.salesforce = SalesforceApp(
             **self._salesforce_secrets, api_version=SALESFORCE_API_VERSION, latency=self.latency,
             seed_file=self._seed("salesforce"), state_file=self.state_dir / "salesforce-state.json",
+            load_state=not self.from_seeds,
         )
         self._servers: list[EmulatorServer] = []
 

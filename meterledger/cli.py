@@ -46,14 +46,17 @@ def emulators(
     env_file: Path = typer.Option(Path(".env.emulators"), help="Where to write URLs, credentials and the CA path."),
     netsuite_port: int = typer.Option(8443, help="NetSuite emulator port on 127.0.0.1 (0: any free port)."),
     salesforce_port: int = typer.Option(8444, help="Salesforce emulator port on 127.0.0.1 (0: any free port)."),
+    from_seeds: bool = typer.Option(False, "--from-seeds", help="Start from the seeds alone, ignoring the state "
+                                    "saved by an earlier run; the state is still saved on exit."),
 ) -> None:
     """Run both emulators in the foreground until interrupted."""
-    from emulators.common.server import wait_for_stop_signal
+    from emulators.common.server import stop_signal
     from emulators.runner import EmulatorStack, write_env_file
     from meterledger.pipeline import pipeline_environment
 
+    stopped = stop_signal()  # handled before the env file is out: a SIGTERM right after it must still save
     stack = EmulatorStack(state_dir=state_dir, seed_dir=seed_dir if seed_dir.exists() else None,
-                          netsuite_port=netsuite_port, salesforce_port=salesforce_port)
+                          netsuite_port=netsuite_port, salesforce_port=salesforce_port, from_seeds=from_seeds)
     with stack:
         destinations = stack.environment()
         # The pipeline settings too, so `make dagster-dev` can source this one file.
@@ -64,7 +67,7 @@ def emulators(
         typer.echo(f"Salesforce emulator: {stack.salesforce_server.base_url}")
         typer.echo(f"CA bundle: {stack.certificates.ca_bundle}")
         typer.echo(f"Credentials and URLs written to {env_file}; Ctrl-C stops and saves state to {state_dir}.")
-        wait_for_stop_signal()
+        stopped.wait()
 
 
 @app.command()
@@ -119,12 +122,17 @@ def sync(
                                                                "(the environment wins)."),
 ) -> None:
     """Push what the sync_* models say should exist to NetSuite and Salesforce: only new or changed
-    records, every outcome in the reverse_etl ledger."""
+    records, every outcome in the reverse_etl ledger. Exits 0 when every planned record ended synced,
+    unchanged or held by its model; 3 when some are left for a later run (to send again, outcome
+    unknown, the daily API limit reached); 4 when some were refused or need a person (dead letters,
+    missing required values); 1 on an error before or around the sync."""
     from meterledger.sync_command import run_sync_command
 
-    summary = run_sync_command(destinations=destination, objects=objects, dry_run=dry_run,
-                               retry_dead_letters=retry_dead_letters, warehouse=warehouse, env_file=env_file)
+    summary, code = run_sync_command(destinations=destination, objects=objects, dry_run=dry_run,
+                                     retry_dead_letters=retry_dead_letters, warehouse=warehouse, env_file=env_file)
     typer.echo(summary)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -186,7 +194,9 @@ def _parse_date(value: str, option: str) -> date:
 def run() -> None:
     """Entry point: a failure is one clear line on stderr, a traceback only with --debug."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click answers a command's typer.Exit code here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:

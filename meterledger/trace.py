@@ -502,7 +502,9 @@ def _sync_lines(sync: list[dict], blocked_reason: str | None = None) -> list[str
     """One line per sync ledger row (a usage record's ID is also its Salesforce usage summary's)."""
     lines = [f"{row['destination']} {row['object_name']}: {row['status']}"
              + (f", remote id {row['remote_id']}" if row["remote_id"] else "")
-             + f", at {_when(row['synced_at'])}, {row['attempts']} attempt{'s' if row['attempts'] != 1 else ''}"
+             + f", at {_when(row['synced_at'])}"
+             # The ledger's attempts count the destination's refusals of the current content.
+             + (f", refused {row['attempts']} time{'s' if row['attempts'] != 1 else ''}" if row["attempts"] else "")
              + (f", last error: {row['last_error']}" if row["last_error"] else "")
              for row in sync] or ["not in the sync ledger"]
     if blocked_reason:

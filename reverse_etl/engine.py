@@ -24,15 +24,22 @@ import pyarrow as pa
 from reverse_etl.ledger import SCHEMA as LEDGER_SCHEMA
 from reverse_etl.ledger import SyncLedger, SyncResult
 from reverse_etl.mapping import BLOCKED_REASON_COLUMN, SYNC_SCHEMA, ObjectMapping
+from reverse_etl.outcomes import REQUEST_ERRORS, describe
 from reverse_etl.protocol import Destination, RecordOutcome, SendItem, SyncStopped
 from reverse_etl.readback import held_as_sent
 
 log = logging.getLogger(__name__)
 
 Action = Literal["create", "update", "unchanged", "blocked"]
+# Why a record is blocked: its sync model holds it (not due yet), a required value is missing, or
+# the destination refused it max_attempts times (dead-lettered).
+BlockKind = Literal["held", "missing", "dead_letter"]
 Progress = Callable[[int, int], None]
 FLUSH_RECORDS = 1000
 FLUSH_SECONDS = 1.0
+# Records whose answers were lost and that the read-back does not find are sent again this many
+# times in the same run (then left to the next run).
+RESEND_PASSES = 1
 # Bump when the content hash changes how it reads rows: every record is then sent once more.
 HASH_FORMAT = "rows-v1"
 
@@ -43,7 +50,8 @@ class PlannedRecord:
     action: Action
     reason: str | None
     payload_hash: str | None
-    in_doubt: bool = False  # written ahead by a run that did not record the outcome
+    in_doubt: bool = False  # written ahead by a run that did not record the outcome, or unknown
+    block: BlockKind | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,9 @@ class SyncPlan:
 
     def counts(self) -> Counter:
         return Counter(record.action for record in self.records)
+
+    def blocks(self) -> Counter:
+        return Counter(record.block for record in self.records if record.block)
 
     def to_send(self) -> list[PlannedRecord]:
         return [record for record in self.records if record.action in ("create", "update")]
@@ -138,7 +149,14 @@ def _plan_query(mapping: ObjectMapping, blocked_column: bool) -> str:
                     then 'dead-lettered after ' || ledger.attempts || ' attempts: ' || coalesce(ledger.last_error, '')
             end as reason,
             case when model.missing is null then model.payload_hash end as payload_hash,
-            coalesce(ledger.status = 'sending', false) as in_doubt
+            coalesce(ledger.status in ('sending', 'unknown'), false) as in_doubt,
+            case
+                when model.missing is not null then 'missing'
+                when ledger.synced_hash = model.payload_hash then null
+                when model.blocked_reason is not null then 'held'
+                when ledger.status = 'dead_letter' and ledger.payload_hash = model.payload_hash
+                     and not $retry_dead_letters then 'dead_letter'
+            end as block
         from model left join ledger using (external_id)
         order by model.external_id
     """
@@ -152,8 +170,8 @@ def plan_sync(connection: duckdb.DuckDBPyConnection, ledger: SyncLedger, destina
     rows = connection.execute(_plan_query(mapping, blocked_column), {
         "fingerprint": mapping_fingerprint(mapping), "destination": destination, "object": object_name,
         "retry_dead_letters": retry_dead_letters}).fetchall()
-    records = [PlannedRecord(external_id, action, reason, digest, in_doubt and action in ("create", "update"))
-               for external_id, action, reason, digest, in_doubt in rows]
+    records = [PlannedRecord(external_id, action, reason, digest, in_doubt and action in ("create", "update"), block)
+               for external_id, action, reason, digest, in_doubt, block in rows]
     return SyncPlan(destination, object_name, records)
 
 
@@ -240,10 +258,11 @@ def run_sync(connection: duckdb.DuckDBPyConnection, destination: Destination, ob
     ledger = SyncLedger(connection)
     plan = plan_sync(connection, ledger, destination.name, object_name, mapping,
                      retry_dead_letters=retry_dead_letters)
-    counts = plan.counts()
+    counts, blocks = plan.counts(), plan.blocks()
     result = SyncResult(destination.name, object_name, run_id, dry_run=dry_run, planned=len(plan.records),
                         to_create=counts["create"], to_update=counts["update"], unchanged=counts["unchanged"],
-                        blocked=counts["blocked"])
+                        blocked=counts["blocked"], held_dead_letters=blocks["dead_letter"],
+                        missing_values=blocks["missing"])
     ledger.write_plan(run_id, destination.name, object_name,
                       [(r.external_id, r.action, r.reason, r.payload_hash) for r in plan.records])
     if not dry_run:
@@ -309,6 +328,8 @@ class _OutcomeRecorder:
                 result.succeeded += 1
             elif outcome.status == "retry":
                 result.retry += 1
+            elif outcome.status == "unknown":
+                result.unknown += 1
             else:
                 result.failed += 1
                 if len(result.errors) < 100:
@@ -325,20 +346,22 @@ def _send(ledger: SyncLedger, destination: Destination, object_name: str, mappin
     hashes = {record.external_id: record.payload_hash for record in to_send}
     recorder = _OutcomeRecorder(ledger, destination.name, object_name, mapping, result, hashes, progress)
     reported: set[str] = set()
+    answered: set[str] = set()  # in the current pass
+    unknown: dict[str, RecordOutcome] = {}  # answers lost: read back once the send is done
     items: PlannedItems | None = None
     try:
-        # A record written ahead by a run that died may be in the destination already: read it
-        # back and send it only if it is absent or different.
+        # A record written ahead by a run that died (or whose answer was lost) may be in the
+        # destination already: read it back and send it only if it is absent or different.
         doubtful = PlannedItems(ledger.connection, mapping, [record for record in to_send if record.in_doubt])
         in_doubt = doubtful[:]
         doubtful.finish()
         if in_doubt:
-            held = destination.read_back(mapping, [item.external_id for item in in_doubt])
-            confirmed = held_as_sent(in_doubt, held)
+            # Absent or different ones are sent below; unreadable ones stay in doubt.
+            confirmed, _, unreadable = _read_back(destination, mapping, in_doubt, "a run before this one")
             result.confirmed_by_read_back = len(confirmed)
-            recorder.report(confirmed)
-            confirmed_ids = {outcome.external_id for outcome in confirmed}
-            to_send = [record for record in to_send if record.external_id not in confirmed_ids]
+            recorder.report(confirmed + unreadable)
+            settled = {outcome.external_id for outcome in confirmed + unreadable}
+            to_send = [record for record in to_send if record.external_id not in settled]
 
         # Write-ahead in one statement: marking chunk by chunk while sending made the requests
         # wait for the ledger, which the outcomes are being written to at the same time.
@@ -348,18 +371,64 @@ def _send(ledger: SyncLedger, destination: Destination, object_name: str, mappin
 
         def report(outcomes: Sequence[RecordOutcome]) -> None:
             reported.update(outcome.external_id for outcome in outcomes)
-            recorder.report(outcomes)
+            answered.update(outcome.external_id for outcome in outcomes)
+            # Unknown outcomes stay ``sending`` in the ledger until read back below: a run
+            # killed before that resolves them the same way.
+            unknown.update((outcome.external_id, outcome) for outcome in outcomes if outcome.status == "unknown")
+            recorder.report([outcome for outcome in outcomes if outcome.status != "unknown"])
 
-        try:
-            destination.send(mapping, items, report)
-        except SyncStopped as stop:
-            result.status, result.stop_reason = "stopped", str(stop)
-            unsent = [record.external_id for record in items.records if record.external_id not in reported]
-            ledger.release(destination.name, object_name, unsent, f"not sent: {stop}")
-            log.warning("%s %s: sync stopped after %s of %s records: %s", destination.name, object_name,
-                        len(reported), len(items), stop)
+        batch: Sequence[SendItem] = items
+        for resend in range(RESEND_PASSES + 1):
+            unknown.clear()
+            answered.clear()
+            try:
+                destination.send(mapping, batch, report)
+            except SyncStopped as stop:
+                result.status, result.stop_reason = "stopped", str(stop)
+                unsent = [item.external_id for item in (items.records if resend == 0 else batch)
+                          if item.external_id not in answered]
+                ledger.release(destination.name, object_name, unsent, f"not sent: {stop}")
+                log.warning("%s %s: sync stopped after %s of %s records: %s", destination.name, object_name,
+                            len(reported), len(items), stop)
+            if not unknown:
+                break
+            position = {record.external_id: index for index, record in enumerate(items.records)}
+            lost = [items[position[external_id]] for external_id in unknown]
+            errors = {external_id: outcome.error for external_id, outcome in unknown.items()}
+            confirmed, absent, unreadable = _read_back(destination, mapping, lost, "this run", errors)
+            result.confirmed_by_read_back += len(confirmed)
+            recorder.report(confirmed + unreadable)
+            if not absent:
+                break
+            if resend == RESEND_PASSES or result.status == "stopped":
+                # Not held as sent: the write did not happen, so sending again is safe (next run).
+                recorder.report([RecordOutcome(item.external_id, "retry", error=(
+                    f"answer lost ({errors[item.external_id]}); not held as sent on read-back: sent again next run"))
+                    for item in absent])
+                break
+            log.info("%s %s: %s records whose answers were lost are not in the destination: sending them again",
+                     destination.name, object_name, len(absent))
+            batch = absent
     finally:
         if items is not None:
             items.finish()
         recorder.close()
     result.sent = len(reported)
+
+
+def _read_back(destination: Destination, mapping: ObjectMapping, items: Sequence[SendItem], sent_by: str,
+               errors: dict[str, str | None] | None = None
+               ) -> tuple[list[RecordOutcome], list[SendItem], list[RecordOutcome]]:
+    """Settle records whose outcome is unknown by reading them back in sets: (``synced``
+    outcomes, the items not held as sent, ``unknown`` outcomes when the read-back itself failed:
+    the next run reads those back first)."""
+    try:
+        held = destination.read_back(mapping, [item.external_id for item in items])
+    except REQUEST_ERRORS as error:
+        errors = errors or {}
+        return [], [], [RecordOutcome(item.external_id, "unknown", error=(
+            f"answer lost ({errors[item.external_id]})" if errors.get(item.external_id)
+            else f"sent by {sent_by}, outcome unknown") + f"; read-back failed: {describe(error)}") for item in items]
+    confirmed = held_as_sent(items, held)
+    done = {outcome.external_id for outcome in confirmed}
+    return confirmed, [item for item in items if item.external_id not in done], []

@@ -1,15 +1,17 @@
 """The sync ledger, in the warehouse's ``reverse_etl`` schema.
 
 ``sync_ledger``: one row per destination record: what was last attempted (``payload_hash``),
-what the destination is known to hold (``synced_hash``), its remote ID, status, attempts of the
-current content, the destination's last error and the run that touched it last.
+what the destination is known to hold (``synced_hash``), its remote ID, status, ``attempts``
+(how many times the destination refused the current content: only refusals count), the
+destination's last error and the run that touched it last.
 ``sync_runs``: per run and object, the plan's counts and the outcomes. ``sync_plan``: the latest
 plan per object (a dry run's answer), record by record with the reason.
 
 Statuses: ``sending`` (written ahead of a send: if the run dies, the next run reads the record
-back before sending it again), ``synced``, ``retry`` (transient failure, sent again next run),
-``failed`` (refused by the destination, retried with its current content next run) and
-``dead_letter`` (refused ``max_attempts`` times; left alone until its content changes or
+back before sending it again), ``synced``, ``retry`` (not done, safe to send again: sent next
+run), ``unknown`` (the answer was lost and the read-back failed too: the next run reads it back
+before sending), ``failed`` (refused by the destination, retried with its current content next
+run) and ``dead_letter`` (refused ``max_attempts`` times; left alone until its content changes or
 ``--retry-dead-letters``).
 """
 from __future__ import annotations
@@ -64,6 +66,9 @@ alter table {SCHEMA}.sync_runs add column if not exists confirmed_by_read_back i
 alter table {SCHEMA}.sync_runs add column if not exists retry integer default 0;
 alter table {SCHEMA}.sync_runs add column if not exists dead_lettered integer default 0;
 alter table {SCHEMA}.sync_runs add column if not exists stop_reason varchar;
+alter table {SCHEMA}.sync_runs add column if not exists unknown integer default 0;
+alter table {SCHEMA}.sync_runs add column if not exists held_dead_letters integer default 0;
+alter table {SCHEMA}.sync_runs add column if not exists missing_values integer default 0;
 create table if not exists {SCHEMA}.sync_plan (
     run_id varchar not null,
     destination varchar not null,
@@ -109,16 +114,43 @@ class SyncResult:
     confirmed_by_read_back: int = 0
     succeeded: int = 0
     retry: int = 0
+    unknown: int = 0
     failed: int = 0
     dead_lettered: int = 0
+    held_dead_letters: int = 0  # blocked: dead-lettered by an earlier run, content unchanged
+    missing_values: int = 0  # blocked: a required value is empty in the sync model
     stop_reason: str | None = None
     errors: list[str] = field(default_factory=list)
 
     def as_metadata(self) -> dict[str, int | str]:
         counts = {name: getattr(self, name) for name in (
             "planned", "to_create", "to_update", "unchanged", "blocked", "sent", "confirmed_by_read_back",
-            "succeeded", "retry", "failed", "dead_lettered")}
-        return {**counts, "status": self.status}
+            "succeeded", "retry", "unknown", "failed", "dead_lettered", "held_dead_letters", "missing_values")}
+        return {**counts, "status": self.status, "outcome": self.outcome}
+
+    @property
+    def needs_attention(self) -> int:
+        """Records a person must look at: refused by the destination (this run or dead-lettered
+        before) or missing a required value."""
+        return self.failed + self.held_dead_letters + self.missing_values
+
+    @property
+    def left_to_resend(self) -> int:
+        """Records a later run sends or settles by itself: not done, or outcome unknown."""
+        return self.retry + self.unknown
+
+    @property
+    def outcome(self) -> str:
+        """``complete``: every record planned ended synced, unchanged or held by its model until
+        due; ``incomplete``: some are left for a later run (or the destination stopped the sync);
+        ``refused``: some need a person. A dry run sends nothing and is ``planned``."""
+        if self.dry_run:
+            return "planned"
+        if self.needs_attention:
+            return "refused"
+        if self.left_to_resend or self.status == "stopped":
+            return "incomplete"
+        return "complete"
 
 
 class SyncLedger:
@@ -179,10 +211,12 @@ class SyncLedger:
                 f"""insert into {SCHEMA}.sync_ledger
                     (destination, object_name, external_id, payload_hash, remote_id, status, attempts,
                      last_error, run_id, synced_at)
-                    select ?, ?, external_id, payload_hash, remote_id, status, 1, last_error, ?, ?
+                    select ?, ?, external_id, payload_hash, remote_id, status,
+                           case when status = 'failed' then 1 else 0 end, last_error, ?, ?
                     from reported_outcomes
                     on conflict (destination, object_name, external_id) do update set
-                        attempts = sync_ledger.attempts + 1,
+                        -- only the destination's refusals count toward dead-lettering
+                        attempts = sync_ledger.attempts + case when excluded.status = 'failed' then 1 else 0 end,
                         payload_hash = excluded.payload_hash,
                         remote_id = coalesce(excluded.remote_id, sync_ledger.remote_id),
                         status = excluded.status,
@@ -239,9 +273,11 @@ class SyncLedger:
                 f"""insert into {SCHEMA}.sync_runs
                     (run_id, destination, object_name, planned, unchanged, sent, succeeded, failed,
                      started_at, finished_at, dry_run, status, to_create, to_update, blocked,
-                     confirmed_by_read_back, retry, dead_lettered, stop_reason)
-                    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                     confirmed_by_read_back, retry, dead_lettered, stop_reason, unknown, held_dead_letters,
+                     missing_values)
+                    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [result.run_id, result.destination, result.object_name, result.planned, result.unchanged,
                  result.sent, result.succeeded, result.failed, started_at, _now(), result.dry_run,
                  result.status, result.to_create, result.to_update, result.blocked,
-                 result.confirmed_by_read_back, result.retry, result.dead_lettered, result.stop_reason])
+                 result.confirmed_by_read_back, result.retry, result.dead_lettered, result.stop_reason,
+                 result.unknown, result.held_dead_letters, result.missing_values])

@@ -11,7 +11,10 @@ not show, to learn why a record failed.
 
 Journal entries go one by one with ``PUT /record/v1/journalentry/eid:{externalId}?replace=line``
 (the lines are replaced, never appended). A timeout or dropped connection leaves the outcome
-unknown: the entry is read back by external ID and sent again only if NetSuite does not hold it.
+``unknown``: the engine reads those entries back in sets (one SuiteQL query joining each
+transaction to its lines per ``READ_BACK_ENTRIES``) and sends again only what NetSuite does not
+hold. Errors are classified in reverse_etl/outcomes.py: a 4xx answer to one entry refuses that
+entry; an error of a whole batch request is never a refusal of its records.
 """
 from __future__ import annotations
 
@@ -31,15 +34,21 @@ import simplejson
 from meterledger.connections.errors import DestinationError
 from meterledger.connections.netsuite import NetSuiteConnection
 from reverse_etl.mapping import ObjectMapping
+from reverse_etl.outcomes import REQUEST_ERRORS, classify, describe
 from reverse_etl.protocol import RecordOutcome, RemoteRecord, Report, SendItem
-from reverse_etl.readback import held_as_sent, payload_matches
+from reverse_etl.readback import held_as_sent
 
 log = logging.getLogger(__name__)
 
 COLLECTION = "application/vnd.oracle.resource+json; type=collection"
 BATCH_SIZE = 100
 READ_BACK_CHUNK = 1000  # SuiteQL (Oracle) takes at most 1000 values in an IN list
-UNKNOWN_OUTCOME_ATTEMPTS = 3
+# Records with lines are read back this many at a time, lines joined: one query's rows stay
+# within a SuiteQL page (1000 rows) for entries of up to ten lines.
+READ_BACK_ENTRIES = 100
+# Where a sublist record's header and lines are in SuiteQL, and line fields named otherwise there.
+SUBLIST_TABLES = {"journalentry": ("transaction", "transactionline")}
+SUITEQL_LINE_COLUMNS = {"debit": "debitforeignamount", "credit": "creditforeignamount"}
 # A read-back group waits until this many more batches were accepted after it filled: by then
 # NetSuite has usually run its jobs, and a read-back that finds nothing would waste a slot.
 READ_BACK_LAG_BATCHES = 5
@@ -69,9 +78,11 @@ class NetSuiteDestination:
 
     def __init__(self, connection: NetSuiteConnection, *, concurrency: int = 4, batch_size: int = BATCH_SIZE,
                  poll_interval: float = 0.2, job_timeout: float = 600.0) -> None:
+        if not 1 <= batch_size <= BATCH_SIZE:
+            raise ValueError(f"NetSuite batch size {batch_size}: a batch upsert takes 1 to {BATCH_SIZE} records")
         self.connection = connection
         self.concurrency = max(1, concurrency)
-        self.batch_size = min(batch_size, BATCH_SIZE)
+        self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.job_timeout = job_timeout
 
@@ -93,22 +104,16 @@ class NetSuiteDestination:
     def _put_record(self, mapping: ObjectMapping, item: SendItem) -> RecordOutcome:
         path = f"/record/v1/{mapping.record_type}/eid:{quote(item.external_id, safe='')}"
         params = {"replace": mapping.sublist.name} if mapping.sublist else None
-        for _ in range(UNKNOWN_OUTCOME_ATTEMPTS):
-            try:
-                response = self.connection.request(
-                    "PUT", path, params=params, data=_json(item.payload),
-                    headers={"Content-Type": "application/json"}, safe_to_repeat=False)
-                return RecordOutcome(item.external_id, "synced", _remote_id(response.headers.get("Location")))
-            except DestinationError as error:
-                return RecordOutcome(item.external_id, "retry" if error.retryable else "failed", error=error.message)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                log.info("netsuite %s %s: outcome unknown (%s); reading it back", mapping.record_type,
-                         item.external_id, type(error).__name__)
-                held = self._get(mapping, item.external_id)
-                if held is not None and payload_matches(item.payload, held.fields):
-                    return RecordOutcome(item.external_id, "synced", held.remote_id)
-        return RecordOutcome(item.external_id, "retry",
-                             error=f"outcome unknown after {UNKNOWN_OUTCOME_ATTEMPTS} attempts")
+        try:
+            response = self.connection.request(
+                "PUT", path, params=params, data=_json(item.payload),
+                headers={"Content-Type": "application/json"}, safe_to_repeat=False)
+        except REQUEST_ERRORS as error:
+            status = classify(error, one_record=True)
+            # NetSuite's own message for a refusal (it names the field or record at fault).
+            message = error.message if isinstance(error, DestinationError) and status == "failed" else describe(error)
+            return RecordOutcome(item.external_id, status, error=message)
+        return RecordOutcome(item.external_id, "synced", _remote_id(response.headers.get("Location")))
 
     def _send_batches(self, mapping: ObjectMapping, items: Sequence[SendItem], report: Report) -> None:
         """Batches and read-backs share the account's request slots: ``concurrency`` workers
@@ -131,7 +136,7 @@ class NetSuiteDestination:
                         continue
                     try:
                         held = self._read_back_chunk(mapping, argument)
-                    except (DestinationError, requests.ConnectionError, requests.Timeout) as error:
+                    except REQUEST_ERRORS as error:
                         # The group stays pending: _confirm reads it back again at the end.
                         log.info("netsuite %s: a read-back failed (%s); retried at the end",
                                  mapping.record_type, error)
@@ -153,10 +158,10 @@ class NetSuiteDestination:
         batch = list(items[start:start + self.batch_size])
         try:
             return batch, self._submit(mapping, batch), None
-        except DestinationError as error:
-            return batch, None, ("retry" if error.retryable else "failed", error.message)
-        except (requests.ConnectionError, requests.Timeout) as error:
-            return batch, None, ("retry", f"batch not accepted: {error}")
+        except REQUEST_ERRORS as error:
+            # A whole batch refused is not a refusal of its records; a lost answer after the
+            # key's resends may still have made a job: unknown, read back.
+            return batch, None, (classify(error, one_record=False), f"batch not accepted: {describe(error)}")
 
     def _submit(self, mapping: ObjectMapping, batch: list[SendItem]) -> str:
         """Submit one batch; answers the path of its job (a new one or the one its key made)."""
@@ -177,11 +182,16 @@ class NetSuiteDestination:
         """Read back until every submitted record is confirmed or its job says why it is not."""
         deadline = time.monotonic() + self.job_timeout
         while pending:
-            if self._confirm_held(mapping, list(pending), pending, report):
-                continue  # progress: read back again before asking the jobs
-            finished = self._finished_jobs({jobs[external_id] for external_id in pending})
-            # A job may have finished since the read-back: read its records once more first.
-            self._confirm_held(mapping, [eid for eid in pending if jobs[eid] in finished], pending, report)
+            try:
+                if self._confirm_held(mapping, list(pending), pending, report):
+                    continue  # progress: read back again before asking the jobs
+                finished = self._finished_jobs({jobs[external_id] for external_id in pending})
+                # A job may have finished since the read-back: read its records once more first.
+                self._confirm_held(mapping, [eid for eid in pending if jobs[eid] in finished], pending, report)
+            except REQUEST_ERRORS as error:
+                report([RecordOutcome(eid, "unknown", error=f"accepted by job {jobs[eid]}, not confirmed: "
+                                                             f"{describe(error)}") for eid in pending])
+                return
             for job, task_errors in finished.items():
                 outcomes = [RecordOutcome(eid, "failed", error=task_errors[eid]) if eid in task_errors else
                             RecordOutcome(eid, "retry", error=f"job {job} finished but the record does not "
@@ -191,7 +201,8 @@ class NetSuiteDestination:
                     del pending[outcome.external_id]
                 report(outcomes)
             if pending and time.monotonic() > deadline:
-                report([RecordOutcome(eid, "retry", error=f"job {jobs[eid]} not finished in time") for eid in pending])
+                report([RecordOutcome(eid, "unknown", error=f"job {jobs[eid]} not finished in time")
+                        for eid in pending])
                 return
             if pending:
                 time.sleep(self.poll_interval)
@@ -235,15 +246,15 @@ class NetSuiteDestination:
 
     # Reading back ---------------------------------------------------------------------------
     def read_back(self, mapping: ObjectMapping, external_ids: Sequence[str]) -> dict[str, RemoteRecord]:
-        if mapping.sublist is not None:
-            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-                found = pool.map(lambda external_id: (external_id, self._get(mapping, external_id)), external_ids)
-                return {external_id: record for external_id, record in found if record is not None}
-        chunks = [external_ids[start:start + READ_BACK_CHUNK] for start in range(0, len(external_ids), READ_BACK_CHUNK)]
+        """In sets: one SuiteQL query per ``READ_BACK_CHUNK`` records, or per ``READ_BACK_ENTRIES``
+        records with lines (their lines joined in the same query)."""
+        size, read = ((READ_BACK_ENTRIES, self._read_back_entries) if mapping.sublist is not None
+                      else (READ_BACK_CHUNK, self._read_back_chunk))
+        chunks = [external_ids[start:start + size] for start in range(0, len(external_ids), size)]
         held: dict[str, RemoteRecord] = {}
         # The queries share the account's request slots, so they go side by side like the batches.
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            for found in pool.map(lambda chunk: self._read_back_chunk(mapping, chunk), chunks):
+            for found in pool.map(lambda chunk: read(mapping, chunk), chunks):
                 held.update(found)
         return held
 
@@ -254,15 +265,34 @@ class NetSuiteDestination:
                                        f"WHERE externalid IN ({', '.join(map(_quoted, external_ids))})")
         return {row["externalid"]: RemoteRecord(str(row["id"]), row) for row in rows}
 
-    def _get(self, mapping: ObjectMapping, external_id: str) -> RemoteRecord | None:
-        path = f"/record/v1/{mapping.record_type}/eid:{quote(external_id, safe='')}"
-        try:
-            record = self.connection.request("GET", path, params={"expandSubResources": "true"}).json()
-        except DestinationError as error:
-            if error.status == 404:
-                return None
-            raise
-        return RemoteRecord(str(record.get("id")), record)
+    def _read_back_entries(self, mapping: ObjectMapping, external_ids: Sequence[str]) -> dict[str, RemoteRecord]:
+        """Records with lines (journal entries) in one query: each header joined to its lines, the
+        header's columns prefixed ``h_`` so they never collide with the lines' own (``tl.*``:
+        custom line columns differ per account)."""
+        sublist = mapping.sublist
+        assert sublist is not None
+        if mapping.record_type not in SUBLIST_TABLES:
+            raise ValueError(f"{mapping.record_type}: no SuiteQL tables known to read its {sublist.name} lines back "
+                             f"(known: {', '.join(SUBLIST_TABLES)})")
+        header_table, line_table = SUBLIST_TABLES[mapping.record_type]
+        header_fields = list(dict.fromkeys(field.field for field in mapping.fields.values()))
+        columns = ", ".join(f"t.{name} AS h_{name}" for name in
+                            dict.fromkeys(["id", "externalid", *(field.lower() for field in header_fields)]))
+        rows = self.connection.suiteql(
+            f"SELECT {columns}, tl.* FROM {header_table} t INNER JOIN {line_table} tl ON tl.transaction = t.id "
+            f"WHERE t.recordtype = {_quoted(mapping.record_type)} "
+            f"AND t.externalid IN ({', '.join(map(_quoted, external_ids))}) "
+            "ORDER BY t.id, tl.linesequencenumber")
+        line_fields = list(dict.fromkeys(field.field for field in sublist.fields.values()))
+        held: dict[str, RemoteRecord] = {}
+        for row in rows:
+            external_id = row["h_externalid"]
+            if external_id not in held:
+                fields = {field: row.get(f"h_{field.lower()}") for field in header_fields}
+                held[external_id] = RemoteRecord(str(row["h_id"]), {**fields, sublist.name: {"items": []}})
+            held[external_id].fields[sublist.name]["items"].append(
+                {field: row.get(SUITEQL_LINE_COLUMNS.get(field.lower(), field.lower())) for field in line_fields})
+        return held
 
 
 class _BatchPipeline:

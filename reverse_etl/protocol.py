@@ -11,7 +11,7 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 
 from reverse_etl.mapping import ObjectMapping
 
-OutcomeStatus = Literal["synced", "retry", "failed"]
+OutcomeStatus = Literal["synced", "retry", "unknown", "failed"]
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,12 @@ class SendItem:
 class RecordOutcome:
     """What became of one record.
 
-    ``synced``: the destination holds the payload. ``retry``: the outcome is a transient failure
-    (429 / 5xx / connection after the client's own retries): sent again on the next run.
-    ``failed``: the destination refused the record (a business error, 4xx other than 429);
-    ``error`` is the destination's own message.
+    ``synced``: the destination holds the payload. ``retry``: not done and safe to send again
+    (429 / 5xx, a connection never made, an error of the whole request or job): sent again on the
+    next run. ``unknown``: the write may or may not have been applied (its answer was lost): the
+    engine reads the record back before anything is sent again. ``failed``: the destination
+    refused this record; only this counts toward dead-lettering. ``error`` is the destination's
+    own message (reverse_etl/outcomes.py classifies).
     """
 
     external_id: str

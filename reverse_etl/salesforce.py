@@ -11,23 +11,33 @@ An outcome is only ever attached to an external ID that Salesforce itself ties t
   reads which external ID each answered Id really holds. A success is ``synced`` only when its Id
   holds the external ID of the record at its position. A failure carries no Id to check, so it is
   ``failed`` only when the answer is proven to be in order: every answered Id confirmed at its own
-  position. Anything that cannot be confirmed (a different count, an Id holding another key, the
-  check query itself failing) is ``retry``: an upsert by external ID can always be sent again.
-  (The check costs one API request per 200 records; a wrong pairing would cost a wrong ledger.)
+  position. Anything that cannot be confirmed (a different count, an Id holding another key) is
+  ``retry``: an upsert by external ID can always be sent again. (The check costs one API request
+  per 200 records; a wrong pairing would cost a wrong ledger.)
 * **Collections update** (``update_only``, key ``Id``): the key is the Id, so each answered ``id``
   names its record directly; the same position rule covers results without an id.
 * **Bulk API 2.0**: result files repeat the uploaded columns, the external ID column among them, so
-  each row is matched by that value, never by row order. Records in neither file are ``retry``.
+  each row is matched by that value, never by row order.
 
 External ID values are compared without regard to case, as Salesforce matches them; Ids by their
 case-sensitive first 15 characters (the 18-character form only adds a checksum).
 
-A whole request that fails is ``retry`` when the failure is transient (after the connection's own
-retries) and ``failed`` with Salesforce's message otherwise. Once a write has been accepted, a later
-failure (reading the answer or the job results) is ``retry``: what Salesforce did is unknown, and
-resending an upsert or update is harmless. The daily API allowance (403 ``REQUEST_LIMIT_EXCEEDED``)
-stops the send: outcomes already known are reported, records not yet written get none, and
-``SyncStopped`` is raised.
+When a request fails (reverse_etl/outcomes.py)
+----------------------------------------------
+A write whose answer was lost (or whose confirming query failed) is ``unknown``: the engine reads
+those records back before anything is sent again. An error of a whole Collections request or of a
+Bulk job is never a refusal of one record: ``retry``. Only a record's own line in an answer (a
+Collections result, a Bulk failed-results row) is ``failed``. The daily API allowance (403
+``REQUEST_LIMIT_EXCEEDED``) stops the send: outcomes already known are reported, records not yet
+written get none, and ``SyncStopped`` is raised.
+
+A Bulk job's state is the source of truth when an answer is lost. Salesforce takes one upload per
+job: a second upload is accepted and then the close is refused ("Found multiple contents for
+job"), so an upload is never sent twice. After a lost upload answer the job is closed and its
+results decide: a job that had the data processes it; one that did not ends without a result for
+any record, and the records go in a new job. A close whose answer was lost is settled by reading
+the job: closed means it went through; still open means it is closed again. A job refused or
+unusable is aborted and its records go in a new job, at most ``BULK_JOB_ATTEMPTS`` jobs.
 """
 from __future__ import annotations
 
@@ -38,32 +48,43 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterator, Sequence
 
-import requests
 import simplejson
 
 from meterledger.connections.errors import DestinationError
 from meterledger.connections.salesforce import SalesforceConnection
 from reverse_etl.mapping import MappingError, ObjectMapping
+from reverse_etl.outcomes import REQUEST_ERRORS, classify, describe
 from reverse_etl.protocol import RecordOutcome, RemoteRecord, Report, SendItem, SyncStopped
 
 COLLECTION_SIZE = 200  # the sObject Collections maximum per request
 IN_LIST_CHARS = 5000  # 200 Ids fit; a query travels in the URL, which Salesforce caps at 16,384
 LIMIT_CODE = "REQUEST_LIMIT_EXCEEDED"
-# What a failed request can raise once the connection has given up retrying.
-REQUEST_ERRORS = (DestinationError, requests.ConnectionError, requests.Timeout)
+BULK_JOB_ATTEMPTS = 3  # jobs tried for the same records before they are left to the next run
+CLOSE_ATTEMPTS = 3  # closes sent to one job whose answers were lost
 UNMATCHED = "Salesforce's answer could not be matched to this record's external ID; sent again next run"
+
+
+def _limit(error: BaseException) -> bool:
+    return isinstance(error, DestinationError) and error.code == LIMIT_CODE
+
+
+def _stopped(error: BaseException) -> SyncStopped:
+    return SyncStopped(f"Salesforce daily API request limit reached: {error.message}")  # type: ignore[attr-defined]
 
 
 class SalesforceDestination:
     name = "salesforce"
     bulk_job_rows = 10_000  # rows per ingest job, so outcomes of a large send are reported per job
-    bulk_timeout = 900.0  # seconds to wait for one ingest job before leaving its records to the next run
+    bulk_timeout = 900.0  # seconds to wait for one ingest job before leaving its records in doubt
 
     def __init__(self, connection: SalesforceConnection, *, bulk_threshold: int = 2000,
-                 bulk_poll_interval: float = 0.2) -> None:
+                 bulk_poll_interval: float = 0.2, batch_size: int = COLLECTION_SIZE) -> None:
+        if not 1 <= batch_size <= COLLECTION_SIZE:
+            raise ValueError(f"Salesforce batch size {batch_size}: sObject Collections take 1 to {COLLECTION_SIZE}")
         self.connection = connection
         self.bulk_threshold = bulk_threshold
         self.bulk_poll_interval = bulk_poll_interval
+        self.batch_size = batch_size
 
     # Sending ----------------------------------------------------------------------------------
     def send(self, mapping: ObjectMapping, items: Sequence[SendItem], report: Report) -> None:
@@ -74,8 +95,8 @@ class SalesforceDestination:
             for start in range(0, len(items), self.bulk_job_rows):
                 self._send_bulk(mapping, items[start:start + self.bulk_job_rows], report)
             return
-        for start in range(0, len(items), COLLECTION_SIZE):
-            self._send_collection(mapping, items[start:start + COLLECTION_SIZE], report)
+        for start in range(0, len(items), self.batch_size):
+            self._send_collection(mapping, items[start:start + self.batch_size], report)
 
     def _send_collection(self, mapping: ObjectMapping, batch: Sequence[SendItem], report: Report) -> None:
         kind, key = mapping.record_type, mapping.key_field
@@ -92,17 +113,23 @@ class SalesforceDestination:
         try:
             response = self.connection.request(
                 "PATCH", path, data=_json({"allOrNone": False, "records": records}),
-                headers={"Content-Type": "application/json"})
+                headers={"Content-Type": "application/json"}, safe_to_repeat=False)
             results = response.json()
         except REQUEST_ERRORS as error:
-            return self._request_failed(batch, error, report, written=False)
+            if _limit(error):
+                raise _stopped(error) from error
+            return _report_all(report, batch, classify(error, one_record=False), describe(error))
         if mapping.mode == "update_only":
             owners = {item.external_id[:15]: item.external_id for item in batch}
         else:
             try:
                 owners = self._owners_by_query(mapping, batch, results)
             except REQUEST_ERRORS as error:
-                return self._request_failed(batch, error, report, written=True)
+                # Written, but which record is which is unknown: read back before resending.
+                _report_all(report, batch, "unknown", describe(error))
+                if _limit(error):
+                    raise _stopped(error) from error
+                return
         report(_pair(batch, results, owners))
 
     def _owners_by_query(self, mapping: ObjectMapping, batch: Sequence[SendItem], results: Any) -> dict[str, str]:
@@ -119,45 +146,105 @@ class SalesforceDestination:
                     owners[record["Id"][:15]] = owner
         return owners
 
+    # Bulk API 2.0 -----------------------------------------------------------------------------
     def _send_bulk(self, mapping: ObjectMapping, items: Sequence[SendItem], report: Report) -> None:
+        reason = ""
+        for _ in range(BULK_JOB_ATTEMPTS):
+            items, reason = self._bulk_job(mapping, items, report)
+            if not items:
+                return
+        _report_all(report, items, "retry", f"{reason}; left for the next run after {BULK_JOB_ATTEMPTS} jobs")
+
+    def _bulk_job(self, mapping: ObjectMapping, items: Sequence[SendItem], report: Report
+                  ) -> tuple[Sequence[SendItem], str]:
+        """One ingest job for ``items``. Reports what the job settled; answers the records to
+        send again in a new job (none when each has its outcome) and why."""
         jobs = self.connection.data_path("/jobs/ingest")
         try:
+            # Safe to repeat: a job whose creation answer was lost holds no data and is never processed.
             job = self.connection.request(
                 "POST", jobs, data=_json({"object": mapping.record_type, "operation": "upsert",
                                           "externalIdFieldName": mapping.key_field, "contentType": "CSV",
                                           "lineEnding": "LF"}),
                 headers={"Content-Type": "application/json"}).json()["id"]
-            self.connection.request("PUT", f"{jobs}/{job}/batches", data=_csv(mapping, items),
-                                    headers={"Content-Type": "text/csv"})
-        except REQUEST_ERRORS as error:  # nothing written: a job that is never closed is never processed
-            return self._request_failed(items, error, report, written=False)
-        try:
-            self.connection.request("PATCH", f"{jobs}/{job}", data=_json({"state": "UploadComplete"}),
-                                    headers={"Content-Type": "application/json"})
         except REQUEST_ERRORS as error:
-            # A close whose answer was lost may have gone through (the resent close then answers
-            # INVALIDJOBSTATE); only the daily limit proves the job was not closed.
-            limit = isinstance(error, DestinationError) and error.code == LIMIT_CODE
-            return self._request_failed(items, error, report, written=not limit)
+            if _limit(error):
+                raise _stopped(error) from error
+            _report_all(report, items, "retry", describe(error))  # no job, nothing written
+            return [], ""
+        path = f"{jobs}/{job}"
         try:
-            info = self._wait_for_job(f"{jobs}/{job}")
-            successful = self._result_rows(f"{jobs}/{job}/successfulResults/")
-            failed = self._result_rows(f"{jobs}/{job}/failedResults/")
+            self.connection.request("PUT", f"{path}/batches", data=_csv(mapping, items),
+                                    headers={"Content-Type": "text/csv"}, safe_to_repeat=False)
+            data_in_doubt = False
         except REQUEST_ERRORS as error:
-            return self._request_failed(items, error, report, written=True)
+            if _limit(error):  # refused, so the job holds no data and is never processed
+                raise _stopped(error) from error
+            if classify(error, one_record=False) != "unknown":
+                self._abort(path)
+                _report_all(report, items, "retry", f"Bulk job {job} refused the upload: {describe(error)}")
+                return [], ""
+            data_in_doubt = True  # the job's results say whether the data arrived
+        try:
+            closed = self._close(path)
+        except REQUEST_ERRORS as error:
+            if _limit(error):  # the close was refused: the job is never processed
+                raise _stopped(error) from error
+            _report_all(report, items, "unknown", f"Bulk job {job}: {describe(error)}")  # its state unread
+            return [], ""
+        if not closed:
+            self._abort(path)
+            return items, f"Bulk job {job} could not be closed; aborted"
+        try:
+            info = self._wait_for_job(path)
+            successful = self._result_rows(f"{path}/successfulResults/")
+            failed = self._result_rows(f"{path}/failedResults/")
+        except REQUEST_ERRORS as error:
+            _report_all(report, items, "unknown", f"Bulk job {job}: {describe(error)}")
+            return [], ""
         if info is None:
-            return report([RecordOutcome(item.external_id, "retry", error=f"Bulk job {job} did not finish "
-                                         f"within {self.bulk_timeout:.0f} s") for item in items])
+            _report_all(report, items, "unknown", f"Bulk job {job} did not finish within {self.bulk_timeout:.0f} s")
+            return [], ""
         key = mapping.key_field
         found: dict[str, tuple[str, str | None, str | None]] = {}
         for row in successful:
             found.setdefault(_norm(mapping, row.get(key, "")), ("synced", row["sf__Id"], None))
         for row in failed:
             found.setdefault(_norm(mapping, row.get(key, "")), ("failed", None, _bulk_error(row["sf__Error"])))
-        missing = ("retry", None, f"Bulk job {job} ended {info['state']} without a result for this record"
-                   + (f": {info['errorMessage']}" if info.get("errorMessage") else ""))
+        detail = f": {info['errorMessage']}" if info.get("errorMessage") else ""
+        if data_in_doubt and not found:  # the lost upload never arrived
+            return items, f"Bulk job {job} ended {info['state']} after its upload's answer was lost{detail}"
+        # A record without a result in a job that ended is not done: a job-level error, never a refusal.
+        missing = ("retry", None, f"Bulk job {job} ended {info['state']} without a result for this record{detail}")
         report([RecordOutcome(item.external_id, *found.get(_norm(mapping, item.external_id), missing))
                 for item in items])
+        return [], ""
+
+    def _close(self, path: str) -> bool:
+        """Close the job: True once it is closed (by this call or by an earlier one whose answer
+        was lost), False when it stays open (the close refused): the caller aborts it."""
+        for _ in range(CLOSE_ATTEMPTS):
+            try:
+                self.connection.request("PATCH", path, data=_json({"state": "UploadComplete"}),
+                                        headers={"Content-Type": "application/json"}, safe_to_repeat=False)
+                return True
+            except REQUEST_ERRORS as error:
+                if _limit(error):
+                    raise
+                refused = classify(error, one_record=False) != "unknown"
+            if self.connection.request("GET", path).json()["state"] != "Open":
+                return True
+            if refused:
+                return False
+        return False
+
+    def _abort(self, path: str) -> None:
+        """Best effort: an open job nobody closes is never processed either."""
+        try:
+            self.connection.request("PATCH", path, data=_json({"state": "Aborted"}),
+                                    headers={"Content-Type": "application/json"})
+        except REQUEST_ERRORS:
+            pass
 
     def _wait_for_job(self, job_path: str) -> dict | None:
         """The job info once it is JobComplete, Failed or Aborted; None when it takes too long."""
@@ -175,23 +262,6 @@ class SalesforceDestination:
         text = self.connection.request("GET", path).content.decode("utf-8-sig")
         return list(csv.DictReader(io.StringIO(text, newline="")))
 
-    def _request_failed(self, items: Sequence[SendItem], error: Exception, report: Report, *,
-                        written: bool) -> None:
-        """Outcomes of ``items`` when a request for them raised ``error``; ``written``: Salesforce
-        had already accepted the write, so only its answer is missing."""
-        limit = isinstance(error, DestinationError) and error.code == LIMIT_CODE
-        if limit and not written:
-            raise SyncStopped(f"Salesforce daily API request limit reached: {error.message}") from error
-        if isinstance(error, DestinationError):
-            message = f"{error.code}: {error.message}"
-            transient = error.retryable or limit
-        else:
-            message, transient = f"{type(error).__name__}: {error}", True
-        status = "retry" if transient or written else "failed"
-        report([RecordOutcome(item.external_id, status, error=message) for item in items])
-        if limit:
-            raise SyncStopped(f"Salesforce daily API request limit reached: {error.message}") from error
-
     # Reading back -----------------------------------------------------------------------------
     def read_back(self, mapping: ObjectMapping, external_ids: Sequence[str]) -> dict[str, RemoteRecord]:
         fields = list(dict.fromkeys(f.field for f in mapping.fields.values()))
@@ -207,6 +277,10 @@ class SalesforceDestination:
                 if external_id is not None:
                     found[external_id] = RemoteRecord(record["Id"], {f: by_name.get(f.lower()) for f in fields})
         return found
+
+
+def _report_all(report: Report, items: Sequence[SendItem], status: str, error: str) -> None:
+    report([RecordOutcome(item.external_id, status, error=error) for item in items])  # type: ignore[arg-type]
 
 
 # Pairing Collections answers ------------------------------------------------------------------

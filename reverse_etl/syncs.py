@@ -20,20 +20,47 @@ OBJECT_ORDER = {"netsuite": ("usage_records", "journal_entries"),
                 "salesforce": ("usage_summaries", "credit_balances", "accounts")}
 
 
+def setting(settings: Mapping[str, str], name: str, default: float, *, low: float, high: float | None = None,
+            whole: bool = True) -> float:
+    """A numeric operator setting (``NETSUITE_TIMEOUT``, ...), its default when absent or empty;
+    a value out of range is one clear error naming the setting."""
+    raw = (settings.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bounds = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+        raise ValueError(f"{name}={raw!r}: expected {'a whole number' if whole else 'a number'} {bounds}")
+    return value
+
+
 def destination_from(name: str, settings: Mapping[str, str]) -> Destination:
-    """A destination client from the ``NETSUITE_*`` / ``SALESFORCE_*`` settings."""
+    """A destination client from the ``NETSUITE_*`` / ``SALESFORCE_*`` settings. The operator's
+    knobs and their defaults: ``*_TIMEOUT`` (seconds a request may take, 30), ``NETSUITE_BATCH_SIZE``
+    (records per batch upsert, at most 100), ``NETSUITE_CONCURRENCY`` (4), ``SALESFORCE_BATCH_SIZE``
+    (records per sObject Collections call, at most 200), ``SALESFORCE_BULK_THRESHOLD`` (above this
+    many records a sync uses Bulk API 2.0, 2000)."""
     if name == "netsuite":
         from meterledger.connections.netsuite import netsuite_connection_from
-        from reverse_etl.netsuite import NetSuiteDestination
+        from reverse_etl.netsuite import BATCH_SIZE, NetSuiteDestination
 
-        return NetSuiteDestination(netsuite_connection_from(settings),
-                                   concurrency=int(settings.get("NETSUITE_CONCURRENCY", "4")))
+        connection = netsuite_connection_from(
+            settings, timeout=setting(settings, "NETSUITE_TIMEOUT", 30.0, low=0.1, whole=False))
+        return NetSuiteDestination(connection, concurrency=int(setting(settings, "NETSUITE_CONCURRENCY", 4, low=1)),
+                                   batch_size=int(setting(settings, "NETSUITE_BATCH_SIZE", BATCH_SIZE, low=1,
+                                                          high=BATCH_SIZE)))
     if name == "salesforce":
         from meterledger.connections.salesforce import salesforce_connection_from
-        from reverse_etl.salesforce import SalesforceDestination
+        from reverse_etl.salesforce import COLLECTION_SIZE, SalesforceDestination
 
-        return SalesforceDestination(salesforce_connection_from(settings),
-                                     bulk_threshold=int(settings.get("SALESFORCE_BULK_THRESHOLD", "2000")))
+        connection = salesforce_connection_from(
+            settings, timeout=setting(settings, "SALESFORCE_TIMEOUT", 30.0, low=0.1, whole=False))
+        return SalesforceDestination(
+            connection, bulk_threshold=int(setting(settings, "SALESFORCE_BULK_THRESHOLD", 2000, low=0)),
+            batch_size=int(setting(settings, "SALESFORCE_BATCH_SIZE", COLLECTION_SIZE, low=1, high=COLLECTION_SIZE)))
     raise ValueError(f"unknown destination {name!r}: choose one of {', '.join(DESTINATIONS)}")
 
 

@@ -3,10 +3,16 @@
 One asset per destination object; its materialization metadata holds the plan's and the
 outcomes' counts. Each also depends on the reconciliation report and the journal entries,
 whose blocking checks (dagster_defs/checks.py) stop every sync of a run when either fails. A step
-that fails unexpectedly runs again under SYNC_RETRY and resumes from its ledger. A sync the destination stopped (its daily allowance spent) fails the step so
-the run shows it; what was sent is in the ledger either way. Records the destination refused do
-not fail the step: they are counted, kept in the ledger with the destination's message and
-retried (then dead-lettered), and the other records go through.
+that fails unexpectedly runs again under SYNC_RETRY and resumes from its ledger.
+
+The step succeeds only when every record it planned ended synced, unchanged or held by its model
+until due (``SyncResult.outcome`` "complete"). Otherwise it fails, after the other records went
+through and every outcome is in the ledger, with the counts and the destination's first messages
+in the failure's metadata, so the run-failure alert sensor reports it:
+* records refused (this run, or dead-lettered before and unchanged) or missing a required value:
+  retrying the step cannot help, so it fails at once;
+* records left to resend or whose outcome stayed unknown: the step runs again under SYNC_RETRY;
+* the destination stopped the sync (its daily allowance spent): it fails at once.
 """
 
 from dagster import AssetExecutionContext, AssetsDefinition, Failure, MaterializeResult, asset
@@ -24,6 +30,23 @@ def _metadata(result: SyncResult) -> dict:
     return {**result.as_metadata(), "first_errors": "\n".join(result.errors[:10])}
 
 
+def _failure(destination_name: str, object_name: str, result: SyncResult) -> Failure | None:
+    """Why the step fails, or None when every planned record ended as it should."""
+    name = f"{destination_name} {object_name}"
+    first = f" First: {result.errors[0]}" if result.errors else ""
+    if result.status == "stopped":
+        # The destination's allowance is spent: retrying now would only be refused again.
+        return Failure(f"{name}: stopped: {result.stop_reason}", metadata=_metadata(result), allow_retries=False)
+    if result.outcome == "refused":
+        return Failure(f"{name}: {result.failed} refused by {destination_name} ({result.dead_lettered} dead-lettered), "
+                       f"{result.held_dead_letters} dead letters held, {result.missing_values} missing a required "
+                       f"value; {result.succeeded} synced.{first}", metadata=_metadata(result), allow_retries=False)
+    if result.outcome == "incomplete":
+        return Failure(f"{name}: {result.retry} left to send again, {result.unknown} with an unknown outcome; "
+                       f"{result.succeeded} synced.{first}", metadata=_metadata(result))
+    return None
+
+
 def _sync_asset(destination_name: str, object_name: str, model: str, description: str) -> AssetsDefinition:
     """The asset of one destination object; the destination's resource (``netsuite`` or
     ``salesforce``) builds its client."""
@@ -37,10 +60,9 @@ def _sync_asset(destination_name: str, object_name: str, model: str, description
         with context.resources.warehouse.connect() as connection:
             [result] = sync_destination(connection, destination, objects=[object_name], run_id=context.run.run_id)
         context.log.info("%s %s: %s", destination_name, object_name, result.as_metadata())
-        if result.status == "stopped":
-            # The destination's allowance is spent: retrying now would only be refused again.
-            raise Failure(f"{destination_name} {object_name}: stopped: {result.stop_reason}",
-                          metadata=_metadata(result), allow_retries=False)
+        failure = _failure(destination_name, object_name, result)
+        if failure is not None:
+            raise failure
         return MaterializeResult(metadata=_metadata(result))
 
     return sync

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
-FaultKind = Literal["status", "drop", "delay_after_apply", "delay_before"]
+FaultKind = Literal["status", "drop", "drop_after_apply", "delay_after_apply", "delay_before"]
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 
 @dataclass(frozen=True)
@@ -14,9 +15,11 @@ class Fault:
 
     ``status``: answer with ``status`` (the emulator writes the service's own error body for it,
     naming ``error_code`` where given) and apply nothing. ``drop``: close the connection without a
-    response, nothing applied. ``delay_after_apply``: apply the request, then hold the response
-    ``delay`` seconds, past a client's timeout. ``delay_before``: hold ``delay`` seconds, then serve.
-    ``method`` / ``path_contains`` restrict which requests the fault applies to.
+    response, nothing applied. ``drop_after_apply``: apply the request, then close the connection
+    without a response (the write happened, the client cannot know). ``delay_after_apply``: apply
+    the request, then hold the response ``delay`` seconds, past a client's timeout.
+    ``delay_before``: hold ``delay`` seconds, then serve. ``method`` / ``path_contains`` restrict
+    which requests the fault applies to.
     """
 
     kind: FaultKind
@@ -34,7 +37,7 @@ class Fault:
     @classmethod
     def from_json(cls, payload: dict) -> "Fault":
         kind = payload.get("kind")
-        if kind not in ("status", "drop", "delay_after_apply", "delay_before"):
+        if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}")
         if kind == "status" and not isinstance(payload.get("status"), int):
             raise ValueError("a status fault needs an integer 'status'")

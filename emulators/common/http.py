@@ -1,7 +1,8 @@
 """Request, response and routing for the emulators: just enough HTTP, no framework.
 
 A plain ``http.server`` keeps full control of the socket, which the fault hooks need: a test can
-ask for a dropped connection, or for a response held back after the write was applied.
+ask for a dropped connection (before or after the write was applied), or for a response held back
+after the write was applied.
 """
 from __future__ import annotations
 

@@ -270,6 +270,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if fault and fault.kind == "delay_before":
                     time.sleep(fault.delay)
                 response = app.decorate(request, app.dispatch(request))
+                if fault and fault.kind == "drop_after_apply":
+                    app.log_request(request, None)
+                    self._drop()
+                    return
                 if fault and fault.kind == "delay_after_apply":
                     time.sleep(fault.delay)
         finally:
@@ -332,20 +336,28 @@ class EmulatorServer:
         self.stop()
 
 
-def wait_for_stop_signal() -> None:
-    """Block until SIGINT or SIGTERM, so a foreground emulator stops cleanly and saves."""
+def stop_signal() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (handled from now on), so a foreground emulator stops
+    cleanly and saves."""
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
-    stopped.wait()
+    return stopped
+
+
+def wait_for_stop_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop_signal().wait()
 
 
 def run_standalone(app: EmulatorApp, certificates: RunCertificates, host: str, port: int, save: bool) -> int:
     """Serve one emulator until signalled; one JSON line on stdout says where and what CA to trust."""
+    # Handled before the line is out: a SIGTERM sent as soon as it is read must still save.
+    stopped = stop_signal()
     server = EmulatorServer(app, certificates, host=host, port=port).start()
     print(json.dumps({"emulator": app.name, "base_url": server.base_url,
                       "ca_bundle": str(certificates.ca_bundle)}), flush=True)
-    wait_for_stop_signal()
+    stopped.wait()
     server.stop()
     if save:
         app.save()

@@ -4,7 +4,7 @@ Credentials come from the environment (``NETSUITE_ACCOUNT_ID``, ``NETSUITE_CONSU
 ``NETSUITE_CONSUMER_SECRET``, ``NETSUITE_TOKEN_ID``, ``NETSUITE_TOKEN_SECRET``). A fresh CA and
 server certificate are written to ``--cert-dir``; one JSON line on stdout tells the base URL and
 the CA bundle to verify against. With ``--state`` the state is loaded from that file when it
-exists and written back on exit (SIGINT / SIGTERM).
+exists (unless ``--from-seed``) and written back on exit (SIGINT / SIGTERM).
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulators.netsuite", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=Path, help="seed file: {recordtype: [record, ...]}")
     parser.add_argument("--state", type=Path, help="state file loaded at start and saved on exit")
+    parser.add_argument("--from-seed", action="store_true",
+                        help="start from the seed alone, ignoring the saved state; the state is still saved on exit")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--cert-dir", type=Path, default=Path(".emulators/netsuite-tls"))
@@ -37,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     app = NetSuiteApp(os.environ["NETSUITE_ACCOUNT_ID"], os.environ["NETSUITE_CONSUMER_KEY"],
                       os.environ["NETSUITE_CONSUMER_SECRET"], os.environ["NETSUITE_TOKEN_ID"],
                       os.environ["NETSUITE_TOKEN_SECRET"], concurrency_limit=args.concurrency_limit,
-                      seed_file=args.seed, state_file=args.state, latency=args.latency)
+                      seed_file=args.seed, state_file=args.state, load_state=not args.from_seed,
+                      latency=args.latency)
     certificates = create_run_certificates(args.cert_dir)
     return run_standalone(app, certificates, args.host, args.port, save=bool(args.state))
 

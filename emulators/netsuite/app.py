@@ -110,7 +110,9 @@ class NetSuiteApp(EmulatorApp):
 
     def __init__(self, account_id: str, consumer_key: str, consumer_secret: str, token_id: str,
                  token_secret: str, *, concurrency_limit: int = 5, seed_file: Path | None = None,
-                 state_file: Path | None = None, async_delay: float = 0.1, latency: float = 0.0) -> None:
+                 state_file: Path | None = None, load_state: bool = True, async_delay: float = 0.1,
+                 latency: float = 0.0) -> None:
+        """``load_state=False`` starts from the seed alone; ``save()`` still writes ``state_file``."""
         super().__init__(concurrency_limit=concurrency_limit, latency=latency)
         self.account_id = account_id
         self.realm = realm_for(account_id)
@@ -121,7 +123,7 @@ class NetSuiteApp(EmulatorApp):
         self.records = RecordService(self.store)
         self.jobs = AsyncJobs(delay=async_delay)
         self._query_cache: OrderedDict[tuple[str, int], list[dict]] = OrderedDict()
-        if self.state_file is not None and self.state_file.exists():
+        if load_state and self.state_file is not None and self.state_file.exists():
             self.store.load_state(self.state_file)
         else:
             self._load_seed()

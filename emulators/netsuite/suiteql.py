@@ -1,13 +1,26 @@
-"""The SuiteQL subset meterledger uses: one-table SELECTs over views of the emulator's records.
+"""The SuiteQL subset meterledger uses: SELECTs over views of the emulator's records, one table
+or several joined.
 
 Supported::
 
     SELECT [DISTINCT] * | COUNT(*) [AS a] | col [AS a], alias.col, alias.* ...
     FROM table [alias]
+    [[INNER] JOIN table [alias] ON col = col] ...
     [WHERE cond]          cond: col|literal op col|literal  (=, <>, !=, <, <=, >, >=),
                           col IS [NOT] NULL, col [NOT] IN (...), col [NOT] LIKE '...',
                           col [NOT] BETWEEN a AND b, NOT, AND, OR, parentheses
     [ORDER BY col|alias|position [ASC|DESC], ...]
+
+Joins are inner joins, each ON one equality between a column of the joined table and one of a
+table before it (LEFT / RIGHT / OUTER joins and ``FROM a, b`` are refused). Columns may be
+qualified (``alias.col`` or ``table.col``) anywhere; an unqualified one must be in exactly one of
+the tables, else "Column 'x' ambiguously defined." (Oracle's ORA-00918; NetSuite's wording is
+assumed), and ``*`` is refused over tables sharing a column name (a row object holds one ``id``).
+Output names are the column alias when given, else the column name. Conditions ANDed at the top
+of the WHERE that read one table filter it before the join (``col IN (literals)`` through the
+column's index), and each join looks its rows up by a hash of the ON column, so reading back 1,000
+journal entries with their lines reads only those entries and lines. Rows come in the first
+table's order, each followed by its matches in their table's order.
 
 Literals: 'text' ('' escapes a quote), numbers, NULL, TO_DATE('2026-01-01', 'YYYY-MM-DD') and
 TO_TIMESTAMP(...). A plain string compared with a date column is read as a date
@@ -27,16 +40,18 @@ referenced internal ID, plus ``id``, ``externalid``, ``lastmodifieddate``; subli
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Sequence
 
 from emulators.netsuite.errors import NetSuiteError
 from emulators.netsuite.records import SPECS, RecordSpec
 from emulators.netsuite.store import Store
 
 Kind = str  # int | decimal | date | datetime | bool | str
+Resolved = tuple[int, str, Kind]  # a column: its table's position in the FROM list, its name, its kind
 
 
 def query_error(message: str) -> NetSuiteError:
@@ -54,21 +69,33 @@ class Table:
     rows: list[dict[str, Any]]
     _indexes: dict[str, dict[Any, list[tuple[int, dict[str, Any]]]]] = field(default_factory=dict, repr=False)
 
-    def rows_with(self, column: str, values: set) -> list[dict[str, Any]]:
-        """The rows whose ``column`` (in its kind) is one of ``values``, in table order, through
-        an index built on first use (tables are cached per store version, so it is reused)."""
+    def index(self, column: str) -> dict[Any, list[tuple[int, dict[str, Any]]]]:
+        """``column``'s values (``_index_key``) to the rows holding them with their positions, in
+        table order; built on first use (tables are cached per store version, so it is reused)."""
         index = self._indexes.get(column)
         if index is None:
-            index = self._indexes[column] = {}
-            kind = self.columns[column]
-            for position, row in enumerate(self.rows):
-                value = row.get(column)
-                if value is not None:
-                    # Text is its own key (an external ID): no conversion call per row.
-                    key = value if kind == "str" and type(value) is str else _coerce(kind, value)
-                    index.setdefault(key, []).append((position, row))
+            index = self._indexes[column] = _index_rows(self.columns[column], column, self.rows)
+        return index
+
+    def rows_with(self, column: str, values: set) -> list[dict[str, Any]]:
+        """The rows whose ``column`` (in its kind) is one of ``values``, in table order."""
+        index = self.index(column)
         found = [entry for value in values for entry in index.get(value, ())]
         return [row for _, row in sorted(found, key=lambda entry: entry[0])]
+
+
+def _index_key(kind: Kind, value: Any) -> Any:
+    # Text is its own key (an external ID): no conversion call per row.
+    return value if kind == "str" and type(value) is str else _coerce(kind, value)
+
+
+def _index_rows(kind: Kind, column: str, rows: list[dict[str, Any]]) -> dict[Any, list[tuple[int, dict]]]:
+    index: dict[Any, list[tuple[int, dict]]] = {}
+    for position, row in enumerate(rows):
+        value = row.get(column)
+        if value is not None:
+            index.setdefault(_index_key(kind, value), []).append((position, row))
+    return index
 
 
 _FIELD_KINDS = {"str": "str", "enum": "str", "int": "int", "decimal": "decimal", "date": "date",
@@ -270,16 +297,18 @@ def build_table(store: Store, name: str) -> Table:
         cache.clear()
     key = (store.version, name)
     if key not in cache:
-        cache[key] = _build_table(store, name)
+        if name in ("transaction", "transactionline"):
+            # One pass makes both: a join of the two builds them once.
+            cache[(store.version, "transaction")], cache[(store.version, "transactionline")] = (
+                _transaction_tables(store))
+        else:
+            cache[key] = _build_table(store, name)
     return cache[key]
 
 
 def _build_table(store: Store, name: str) -> Table:
     if name in SPECS:
         return _record_table(store, SPECS[name])
-    if name in ("transaction", "transactionline"):
-        head, lines = _transaction_tables(store)
-        return head if name == "transaction" else lines
     if name == "pricetiers":
         return _price_tiers(store)
     raise query_error(f"Record '{name}' was not found.")
@@ -352,12 +381,18 @@ class SelectItem:
     count: bool = False
 
 
+@dataclass(frozen=True)
+class Source:
+    table: str
+    alias: str | None
+    on: tuple[Column, Column] | None = None  # a joined table's ON equality; None for the first
+
+
 @dataclass
 class Query:
     items: list[SelectItem]
     distinct: bool
-    table: str
-    table_alias: str | None
+    sources: list[Source]  # the FROM table, then each joined one
     where: Condition | None
     order: list[tuple[Any, bool]]  # (Column | int position, descending)
 
@@ -397,10 +432,15 @@ class Parser:
         while self.accept(","):
             items.append(self.select_item())
         self.expect("from")
-        table = self.identifier("table name")
-        alias = None
-        if self.current.kind == "ident" and self.current.word not in KEYWORDS:
-            alias = self.advance().text.lower()
+        sources = [Source(*self.table())]
+        while self.current.word in ("inner", "join"):
+            self.accept("inner")
+            self.expect("join")
+            table, alias = self.table()
+            self.expect("on")
+            left = self.column()
+            self.expect("=")
+            sources.append(Source(table, alias, (left, self.column())))
         where = None
         if self.accept("where"):
             where = self.condition()
@@ -423,7 +463,14 @@ class Parser:
         self.accept(";")
         if self.current.kind != "end":
             raise query_error(f"Unsupported or unexpected {self.current.text!r} in the query.")
-        return Query(items, distinct, table, alias, where, order)
+        return Query(items, distinct, sources, where, order)
+
+    def table(self) -> tuple[str, str | None]:
+        name = self.identifier("table name")
+        alias = None
+        if self.current.kind == "ident" and self.current.word not in KEYWORDS:
+            alias = self.advance().text.lower()
+        return name, alias
 
     def identifier(self, what: str) -> str:
         token = self.current
@@ -577,31 +624,114 @@ def parse_temporal(text: str) -> date | datetime:
 # Evaluation -------------------------------------------------------------------------------------
 
 class Evaluator:
-    def __init__(self, table: Table, alias: str | None) -> None:
-        self.table = table
-        self.qualifiers = {table.name} | ({alias} if alias else set())
+    """Conditions over joined rows: a row is a sequence holding one view row per table of the
+    FROM list, and a column reads the row of the table it resolves to."""
+
+    def __init__(self, tables: list[Table], sources: list[Source]) -> None:
+        self.tables = tables
+        self.qualifiers: dict[str, list[int]] = {}  # table name or alias -> positions in the FROM list
+        for position, (table, source) in enumerate(zip(tables, sources)):
+            for qualifier in dict.fromkeys(name for name in (table.name, source.alias) if name):
+                self.qualifiers.setdefault(qualifier, []).append(position)
+        self._columns: dict[Column, Resolved] = {}
         self._in_sets: dict[int, set | None] = {}
 
-    def kind_of(self, column: Column) -> Kind:
-        if column.qualifier is not None and column.qualifier not in self.qualifiers:
-            raise query_error(f"Unknown table alias '{column.qualifier}'.")
-        kind = self.table.columns.get(column.name)
-        if kind is None:
-            raise query_error(f"Field '{column.name}' for record '{self.table.name}' was not found.")
-        return kind
+    def table_of(self, qualifier: str) -> int:
+        positions = self.qualifiers.get(qualifier, [])
+        if not positions:
+            raise query_error(f"Unknown table alias '{qualifier}'.")
+        if len(positions) > 1:
+            raise query_error(f"Table alias '{qualifier}' ambiguously defined.")
+        return positions[0]
 
-    def check(self, condition: Condition | None) -> None:
-        """Name every unknown column before any row is read, even on an empty table."""
-        if condition is None:
-            return
+    def owners(self, name: str) -> list[int]:
+        """The positions of the tables that have a column ``name``."""
+        return [position for position, table in enumerate(self.tables) if name in table.columns]
+
+    def resolve(self, column: Column) -> Resolved:
+        """The table a column reads (its position in the FROM list), its name and its kind."""
+        resolved = self._columns.get(column)
+        if resolved is None:
+            if column.qualifier is not None:
+                position = self.table_of(column.qualifier)
+                if column.name not in self.tables[position].columns:
+                    raise query_error(f"Field '{column.name}' for record '{self.tables[position].name}' "
+                                      "was not found.")
+            else:
+                owners = self.owners(column.name)
+                if not owners:
+                    names = "' or '".join(table.name for table in self.tables)
+                    raise query_error(f"Field '{column.name}' for record '{names}' was not found.")
+                if len(owners) > 1:
+                    raise query_error(f"Column '{column.name}' ambiguously defined.")
+                position = owners[0]
+            resolved = self._columns[column] = (position, column.name, self.tables[position].columns[column.name])
+        return resolved
+
+    def kind_of(self, column: Column) -> Kind:
+        return self.resolve(column)[2]
+
+    def tables_read(self, condition: Condition) -> set[int]:
+        """The tables a condition reads. Every column is resolved, so an unknown one is named
+        before any row is read, even on an empty table."""
+        read: set[int] = set()
         for arg in condition.args:
             for part in (arg if isinstance(arg, tuple) else (arg,)):
                 if isinstance(part, Column):
-                    self.kind_of(part)
+                    read.add(self.resolve(part)[0])
                 elif isinstance(part, Condition):
-                    self.check(part)
+                    read |= self.tables_read(part)
+        return read
 
-    def truth(self, condition: Condition, row: dict) -> bool | None:
+    def candidates(self, position: int, conditions: list[Condition]) -> list[dict[str, Any]]:
+        """The rows of one table that pass ``conditions`` (which read only that table)."""
+        table = self.tables[position]
+        rows = table.rows
+        for condition in conditions:
+            if condition.op == "in" and not condition.negated:
+                members = self.literal_set(condition)
+                if members is not None:  # `col IN (literals)`: only the rows the index names can match
+                    rows = table.rows_with(self.resolve(condition.args[0])[1], members)
+                    break
+        if not conditions:
+            return rows
+        probe: list[dict | None] = [None] * len(self.tables)
+        kept: list[dict[str, Any]] = []
+        for row in rows:
+            probe[position] = row
+            if all(self.truth(condition, probe) is True for condition in conditions):
+                kept.append(row)
+        return kept
+
+    def join(self, sources: list[Source], candidates: list[list[dict]],
+             filtered: list[bool]) -> list[tuple[dict, ...]]:
+        """The candidate rows of each table joined in FROM order, each joined table looked up by
+        its ON column: through the table's cached index when no condition filtered it, else
+        through a hash of its candidates. Rows keep the order of the rows they extend."""
+        rows: list[tuple[dict, ...]] = [(row,) for row in candidates[0]]
+        for position in range(1, len(sources)):
+            (theirs, their_name, _), (_, name, kind) = self._on(position, sources[position].on)
+            lookup = (_index_rows(kind, name, candidates[position]) if filtered[position]
+                      else self.tables[position].index(name))
+            joined = []
+            for row in rows:
+                value = row[theirs].get(their_name)
+                if value is not None:
+                    joined.extend((*row, match) for _, match in lookup.get(_index_key(kind, value), ()))
+            rows = joined
+        return rows
+
+    def _on(self, position: int, on: tuple[Column, Column]) -> tuple[Resolved, Resolved]:
+        """The ON equality of a joined table: (column of a table before it, its own column)."""
+        earlier, own = (self.resolve(column) for column in on)
+        if own[0] != position:
+            earlier, own = own, earlier
+        if own[0] != position or earlier[0] >= position:
+            raise query_error(f"The ON condition of '{self.tables[position].name}' must compare one of its "
+                              "columns with a column of a table joined before it.")
+        return earlier, own
+
+    def truth(self, condition: Condition, row: Sequence[dict]) -> bool | None:
         op = condition.op
         if op == "and":
             results = [self.truth(part, row) for part in condition.args]
@@ -625,8 +755,9 @@ class Evaluator:
             left, options = condition.args
             members = self.literal_set(condition)
             if members is not None:
-                value = row.get(left.name)
-                found = None if value is None else _coerce(self.kind_of(left), value) in members
+                position, name, kind = self.resolve(left)
+                value = row[position].get(name)
+                found = None if value is None else _coerce(kind, value) in members
             else:
                 results = [self.compare(left, option, row) for option in options]
                 found = True if 0 in results else (None if None in results else False)
@@ -660,12 +791,13 @@ class Evaluator:
                                   if literal else None)
         return self._in_sets[key]
 
-    def value(self, operand: Column | Literal, row: dict) -> tuple[Kind | None, Any]:
+    def value(self, operand: Column | Literal, row: Sequence[dict]) -> tuple[Kind | None, Any]:
         if isinstance(operand, Column):
-            return self.kind_of(operand), row.get(operand.name)
+            position, name, kind = self.resolve(operand)
+            return kind, row[position].get(name)
         return None, operand.value
 
-    def compare(self, left: Column | Literal, right: Column | Literal, row: dict) -> int | None:
+    def compare(self, left: Column | Literal, right: Column | Literal, row: Sequence[dict]) -> int | None:
         left_kind, left_value = self.value(left, row)
         right_kind, right_value = self.value(right, row)
         if left_value is None or right_value is None:
@@ -753,55 +885,60 @@ def execute(store: Store, text: str) -> list[dict[str, str]]:
         raise query_error("The query is empty.")
     query = Parser(text).parse()
     with store.lock:
-        table = build_table(store, query.table)
-    evaluator = Evaluator(table, query.table_alias)
-    evaluator.check(query.where)
+        tables = [build_table(store, source.table) for source in query.sources]
+    evaluator = Evaluator(tables, query.sources)
+    # The conditions ANDed at the top that read one table filter it before the join.
+    filters: list[list[Condition]] = [[] for _ in tables]
+    after_join: list[Condition] = []
+    for condition in _conjuncts(query.where):
+        read = evaluator.tables_read(condition)
+        (filters[read.pop()] if len(read) == 1 else after_join).append(condition)
 
-    # The output columns: (output name, source column)
-    outputs: list[tuple[str, str]] = []
+    # The output columns: (output name, table position, column)
+    outputs: list[tuple[str, int, str]] = []
     counting = any(item.count for item in query.items)
     if counting and len(query.items) > 1:
         raise query_error("COUNT(*) cannot be combined with other columns without GROUP BY.")
     for item in query.items:
         if item.star:
-            if item.column is not None:
-                if item.column.qualifier not in evaluator.qualifiers:
-                    raise query_error(f"Unknown table alias '{item.column.qualifier}'.")
-            outputs.extend((name, name) for name in table.columns)
+            positions = (range(len(tables)) if item.column is None
+                         else [evaluator.table_of(item.column.qualifier)])
+            columns = [(name, position, name) for position in positions for name in tables[position].columns]
+            shared = [name for name, count in Counter(name for name, _, _ in columns).items() if count > 1]
+            if shared:
+                raise query_error(f"Column '{shared[0]}' ambiguously defined.")
+            outputs.extend(columns)
         elif not item.count:
-            evaluator.kind_of(item.column)
-            outputs.append((item.alias or item.column.name, item.column.name))
+            position, name, _ = evaluator.resolve(item.column)
+            outputs.append((item.alias or name, position, name))
 
-    candidates = table.rows
-    if query.where is not None and query.where.op == "in" and not query.where.negated:
-        members = evaluator.literal_set(query.where)
-        if members is not None:  # `col IN (literals)`: only the rows the index names can match
-            candidates = table.rows_with(query.where.args[0].name, members)
-    rows = [row for row in candidates if query.where is None or evaluator.truth(query.where, row) is True]
+    candidates = [evaluator.candidates(position, conditions) for position, conditions in enumerate(filters)]
+    rows = evaluator.join(query.sources, candidates, [bool(conditions) for conditions in filters])
+    if after_join:
+        rows = [row for row in rows if all(evaluator.truth(condition, row) is True for condition in after_join)]
     if counting:
         return [{query.items[0].alias: str(len(rows))}]
 
-    aliases = {output: source for output, source in outputs}
+    aliases = {output: (position, name) for output, position, name in outputs}
     for key, descending in reversed(query.order):
         if isinstance(key, int):
             if not 1 <= key <= len(outputs):
                 raise query_error(f"ORDER BY position {key} is out of range.")
-            source = outputs[key - 1][1]
-        elif key.qualifier is None and key.name in aliases and key.name not in table.columns:
-            source = aliases[key.name]
+            position, name = outputs[key - 1][1:]
+        elif key.qualifier is None and key.name in aliases and len(evaluator.owners(key.name)) != 1:
+            position, name = aliases[key.name]
         else:
-            evaluator.kind_of(key)
-            source = key.name
-        present = [row for row in rows if row.get(source) is not None]
-        missing = [row for row in rows if row.get(source) is None]
-        present.sort(key=lambda row: _sort_key(row.get(source)), reverse=descending)
+            position, name = evaluator.resolve(key)[:2]
+        present = [row for row in rows if row[position].get(name) is not None]
+        missing = [row for row in rows if row[position].get(name) is None]
+        present.sort(key=lambda row: _sort_key(row[position].get(name)), reverse=descending)
         rows = present + missing if not descending else missing + present
 
     result: list[dict[str, str]] = []
     seen: set[tuple] = set()
     for row in rows:
-        item = {output: _text(table.columns[source], row[source])
-                for output, source in outputs if row.get(source) is not None}
+        item = {output: _text(tables[position].columns[name], row[position][name])
+                for output, position, name in outputs if row[position].get(name) is not None}
         if query.distinct:
             signature = tuple(sorted(item.items()))
             if signature in seen:
@@ -809,3 +946,12 @@ def execute(store: Store, text: str) -> list[dict[str, str]]:
             seen.add(signature)
         result.append(item)
     return result
+
+
+def _conjuncts(condition: Condition | None) -> list[Condition]:
+    """The conditions ANDed at the top of a WHERE."""
+    if condition is None:
+        return []
+    if condition.op == "and":
+        return [part for arg in condition.args for part in _conjuncts(arg)]
+    return [condition]

@@ -1,7 +1,8 @@
 """Run the Salesforce emulator: ``python -m emulators.salesforce --seed demo_data/salesforce/seed.json``.
 
 Creates a fresh CA and server certificate in ``--cert-dir``, serves HTTPS on loopback, prints one
-JSON line (base URL, CA bundle) and, on SIGINT/SIGTERM, saves the records to ``--state`` if given.
+JSON line (base URL, CA bundle) and, on SIGINT/SIGTERM, saves the records to ``--state`` if given
+(loaded at start when it exists, unless ``--from-seed``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulators.salesforce", description=__doc__)
     parser.add_argument("--seed", type=Path, help="seed file ({\"<Object>\": [record, ...]})")
     parser.add_argument("--state", type=Path, help="state file: loaded when it exists, written on exit")
+    parser.add_argument("--from-seed", action="store_true",
+                        help="start from the seed alone, ignoring the saved state; the state is still saved on exit")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--cert-dir", type=Path, required=True, help="where the run's CA and certificate go")
@@ -33,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = SalesforceApp(args.client_id, args.client_secret, api_version=args.api_version,
                         daily_api_limit=args.daily_api_limit, seed_file=args.seed, state_file=args.state,
-                        latency=args.latency)
+                        load_state=not args.from_seed, latency=args.latency)
     certificates = create_run_certificates(args.cert_dir)
     return run_standalone(app, certificates, args.host, args.port, save=bool(args.state))
 

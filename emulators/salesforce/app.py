@@ -39,8 +39,9 @@ class SalesforceApp(EmulatorApp):
 
     def __init__(self, client_id: str, client_secret: str, *, api_version: str = "62.0",
                  daily_api_limit: int = 100_000, seed_file: Path | None = None, state_file: Path | None = None,
-                 token_ttl: float = 7200.0, bulk_step_delay: float = 0.2,
+                 load_state: bool = True, token_ttl: float = 7200.0, bulk_step_delay: float = 0.2,
                  concurrency_limit: int | None = None, latency: float = 0.0) -> None:
+        """``load_state=False`` starts from the seed alone; ``save()`` still writes ``state_file``."""
         super().__init__(concurrency_limit=concurrency_limit, latency=latency)
         self.api_version = api_version
         self.seed_file = Path(seed_file) if seed_file else None
@@ -51,7 +52,7 @@ class SalesforceApp(EmulatorApp):
         self.bulk = BulkJobs(self.store, step_delay=bulk_step_delay)
         self._cursors: OrderedDict[str, list[dict]] = OrderedDict()
         self._cursor_lock = threading.Lock()
-        if self.state_file and self.state_file.exists():
+        if load_state and self.state_file and self.state_file.exists():
             self.store.load_file(self.state_file)
         elif self.seed_file:
             self.store.load_file(self.seed_file)

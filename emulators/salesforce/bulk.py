@@ -1,5 +1,11 @@
 """Bulk API 2.0 ingest jobs: create, upload one CSV, close, poll, read the three result files.
 
+Salesforce takes one upload per job, but does not refuse a second one (Salesforce StackExchange
+231917): every ``PUT`` to an open job answers 201, and the close of a job holding more than one
+content is refused (400 ``INVALIDJOB`` "Found multiple contents for job: …"), the job staying
+``Open`` (it can still be aborted). A job closed without any content is processed and fails with
+"No data was uploaded" (an assumption: the documentation does not say).
+
 A closed job goes ``UploadComplete`` → ``InProgress`` → ``JobComplete`` (or ``Failed`` when the CSV
 header names a field the object lacks, ``Aborted`` on request). A worker thread processes it after
 ``step_delay`` seconds per step; reading the job info also moves a closed job to ``InProgress``, so
@@ -43,7 +49,7 @@ class IngestJob:
     created: str
     state: str = "Open"
     modstamp: str = ""
-    data: bytes | None = None
+    contents: list[bytes] = field(default_factory=list)  # every upload: the close refuses more than one
     header: list[str] = field(default_factory=list)
     successful: list[list[str]] = field(default_factory=list)
     failed: list[list[str]] = field(default_factory=list)
@@ -52,6 +58,11 @@ class IngestJob:
     processing_ms: int = 0
     cancelled: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def data(self) -> bytes | None:
+        """The CSV to process: the one upload, None when there is none or more than one."""
+        return self.contents[0] if len(self.contents) == 1 else None
 
     def info(self) -> dict:
         payload = {
@@ -143,12 +154,9 @@ class BulkJobs:
         with job.lock:
             if job.state != "Open":
                 raise job_error(f"Job {job.id} is not open for uploads (state {job.state})", "INVALIDJOBSTATE")
-            if job.data is not None:
-                raise job_error(f"Job {job.id} already has its data: upload the CSV in one request",
-                                "INVALIDJOBSTATE")
             if not body.strip():
                 raise job_error("InvalidBatch : the CSV is empty", "INVALIDBATCH")
-            job.data = body
+            job.contents.append(body)
 
     def change_state(self, job_id: str, state: str) -> IngestJob:
         job = self.get(job_id)
@@ -156,6 +164,10 @@ class BulkJobs:
             if state == "UploadComplete":
                 if job.state != "Open":
                     raise job_error(f"Job {job.id} cannot be closed from state {job.state}", "INVALIDJOBSTATE")
+                if len(job.contents) > 1:
+                    raise job_error(f"Found multiple contents for job: {job.id}, please 'Close' / 'Abort' / "
+                                    "'Delete' the current Job then create a new Job and make sure you only do "
+                                    "'PUT' once on a given Job.")
                 job.state = "UploadComplete"
                 job.modstamp = self._stamp()
                 threading.Thread(target=self._work, args=(job,), name=f"bulk-{job.id}", daemon=True).start()

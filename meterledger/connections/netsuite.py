@@ -10,7 +10,7 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256
 from requests_oauthlib import OAuth1
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from meterledger.connections.errors import DestinationError
+from meterledger.connections.errors import DestinationError, request_not_sent
 from meterledger.http import VerifiedSession
 
 SUITEQL_PAGE_SIZE = 1000
@@ -41,9 +41,10 @@ def _is_retryable(error: BaseException) -> bool:
 
 
 def _is_answered_retryable(error: BaseException) -> bool:
-    # 429 / 5xx: NetSuite answered and applied nothing. A timeout or dropped connection is not
-    # here: the write may have been applied, so the caller reads back before sending again.
-    return isinstance(error, DestinationError) and error.retryable
+    # 429 / 5xx: NetSuite answered and applied nothing; a connection never made sent nothing. A
+    # timeout or dropped connection is not here: the write may have been applied, so the caller
+    # reads back before sending again.
+    return (isinstance(error, DestinationError) and error.retryable) or request_not_sent(error)
 
 
 def netsuite_error(response: requests.Response) -> DestinationError:

@@ -9,7 +9,7 @@ from typing import Any, Iterator, Mapping
 import requests
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from meterledger.connections.errors import DestinationError
+from meterledger.connections.errors import DestinationError, request_not_sent
 from meterledger.http import VerifiedSession
 
 
@@ -33,6 +33,12 @@ def _is_retryable(error: BaseException) -> bool:
     return isinstance(error, (requests.ConnectionError, requests.Timeout))
 
 
+def _is_answered_retryable(error: BaseException) -> bool:
+    # Salesforce answered and applied nothing (429, 5xx, a locked row), or no connection was
+    # made. A lost answer is not here: the write may have been applied.
+    return (isinstance(error, DestinationError) and error.retryable) or request_not_sent(error)
+
+
 class SalesforceConnection:
     def __init__(self, login_url: str, client_id: str, client_secret: str, *, api_version: str = "62.0",
                  ca_bundle: str | None = None, timeout: float = 30.0, max_attempts: int = 5) -> None:
@@ -44,12 +50,10 @@ class SalesforceConnection:
         self.session = VerifiedSession(ca_bundle)
         self._access_token: str | None = None
         self.instance_url: str | None = None
-        self._send = retry(
-            retry=retry_if_exception(_is_retryable),
-            wait=wait_exponential_jitter(multiplier=0.2, max=10),
-            stop=stop_after_attempt(max_attempts),
-            reraise=True,
-        )(self._send_authenticated)
+        self._send, self._send_answered = (
+            retry(retry=retry_if_exception(retryable), wait=wait_exponential_jitter(multiplier=0.2, max=10),
+                  stop=stop_after_attempt(max_attempts), reraise=True)(self._send_authenticated)
+            for retryable in (_is_retryable, _is_answered_retryable))
 
     def authenticate(self) -> None:
         response = self.session.post(
@@ -86,10 +90,13 @@ class SalesforceConnection:
         return response
 
     def request(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
-                **kwargs: Any) -> requests.Response:
-        """Send a request. An expired session is renewed once and the request sent again; 429,
-        5xx and dropped connections are retried with backoff; business errors raise at once."""
-        return self._send(method, path, headers or {}, **kwargs)
+                safe_to_repeat: bool = True, **kwargs: Any) -> requests.Response:
+        """Send a request. An expired session is renewed once and the request sent again; 429
+        and 5xx are retried with backoff; business errors raise at once. Dropped connections and
+        timeouts are retried too when the request is ``safe_to_repeat`` (a read, an upsert by
+        external ID); otherwise they raise, the outcome unknown, for the caller to resolve (a
+        second upload makes a Bulk job unusable)."""
+        return (self._send if safe_to_repeat else self._send_answered)(method, path, headers or {}, **kwargs)
 
     def query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, Any]]:
         """Every record of a SOQL query, following nextRecordsUrl; numbers parsed as Decimal."""

@@ -97,6 +97,20 @@ def test_dropped_connection_applies_nothing(netsuite: NetSuiteClient) -> None:
     assert not exists(netsuite, external_id)
 
 
+def test_connection_dropped_after_the_write_was_applied(netsuite: NetSuiteClient) -> None:
+    external_id = netsuite.unique("LOST")
+    path = f"{RECORD}/customer/eid:{external_id}"
+    netsuite.control("DELETE", "requests")
+    netsuite.arm_fault(kind="drop_after_apply", method="PUT", path_contains="/record/v1/customer")
+    with pytest.raises(requests.ConnectionError):
+        netsuite.request("PUT", path, json_body=customer(external_id))
+    stored = netsuite.record("customer", f"eid:{external_id}")
+    assert stored.status_code == 200 and stored.json()["companyName"] == f"Company {external_id}"
+    log = netsuite.control("GET", "requests").json()
+    assert log["requests"][0] == {"method": "PUT", "path": path, "status": None, "write": True}
+    assert log["writes"] == 1
+
+
 def test_response_delayed_after_the_write_was_applied(netsuite: NetSuiteClient) -> None:
     external_id = netsuite.unique("LATE")
     netsuite.arm_fault(kind="delay_after_apply", delay=1.5, method="PUT", path_contains="/record/v1/customer")

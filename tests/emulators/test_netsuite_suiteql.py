@@ -140,7 +140,7 @@ def test_anything_but_select_is_refused(netsuite: NetSuiteClient, statement: str
     "SELECT id FROM customer ORDER BY nosuchcolumn",
     "SELECT id FROM customer c WHERE x.id = 1",
     "SELECT id FROM customer WHERE",
-    "SELECT id FROM customer JOIN subsidiary ON customer.subsidiary = subsidiary.id",
+    "SELECT id FROM customer JOIN subsidiary ON customer.subsidiary = subsidiary.id",  # id in both: ambiguous
     "SELECT id FROM usage WHERE usagedate > 'not a date'",
 ])
 def test_unknown_names_and_bad_syntax_are_refused(netsuite: NetSuiteClient, statement: str) -> None:

@@ -136,3 +136,46 @@ def test_job_definition_errors(sf: SfClient) -> None:
     assert_error(sf.post("/jobs/ingest", {"object": "Account", "operation": "merge"}), 400, "INVALIDJOB")
     job = create_job(sf)
     assert_error(sf.patch(f"/jobs/ingest/{job['id']}", {"state": "JobComplete"}), 400, "INVALIDJOBSTATE")
+
+
+def upload(sf: SfClient, job_id: str, body: str):
+    return sf.session.put(sf.url(f"/jobs/ingest/{job_id}/batches"), data=body.encode(),
+                          headers={"Content-Type": "text/csv"}, timeout=10)
+
+
+def test_every_upload_is_accepted_but_a_job_with_two_cannot_be_closed(sf: SfClient) -> None:
+    before = sf.records("Usage_Summary__c")
+    job = create_job(sf)
+    header, *rows = CSV.splitlines(keepends=True)
+    assert upload(sf, job["id"], header + rows[0]).status_code == 201
+    assert upload(sf, job["id"], header + rows[5]).status_code == 201
+    refused = sf.patch(f"/jobs/ingest/{job['id']}", {"state": "UploadComplete"})
+    body = assert_error(refused, 400, "INVALIDJOB")
+    assert body["message"] == (
+        f"Found multiple contents for job: {job['id']}, please 'Close' / 'Abort' / 'Delete' the current Job "
+        "then create a new Job and make sure you only do 'PUT' once on a given Job.")
+    time.sleep(0.4)  # two processing steps, had the close gone through
+    assert sf.get(f"/jobs/ingest/{job['id']}").json()["state"] == "Open"
+    aborted = sf.patch(f"/jobs/ingest/{job['id']}", {"state": "Aborted"})
+    assert aborted.status_code == 200 and aborted.json()["state"] == "Aborted"
+    assert sf.get(f"/jobs/ingest/{job['id']}").json()["numberRecordsProcessed"] == 0
+    assert sf.records("Usage_Summary__c") == before
+
+
+def test_a_job_with_one_upload_closes_and_an_upload_after_the_close_is_refused(sf: SfClient) -> None:
+    job = create_job(sf)
+    assert upload(sf, job["id"], CSV).status_code == 201
+    assert sf.patch(f"/jobs/ingest/{job['id']}", {"state": "UploadComplete"}).status_code == 200
+    body = assert_error(upload(sf, job["id"], CSV), 400, "INVALIDJOBSTATE")
+    assert job["id"] in body["message"]
+    info, _ = wait(sf, job["id"])
+    assert info["state"] == "JobComplete" and info["numberRecordsProcessed"] == 6  # the one upload only
+
+
+def test_a_job_closed_without_an_upload_fails(sf: SfClient) -> None:
+    job = create_job(sf)
+    closed = sf.patch(f"/jobs/ingest/{job['id']}", {"state": "UploadComplete"})
+    assert closed.status_code == 200 and closed.json()["state"] == "UploadComplete"
+    info, _ = wait(sf, job["id"])
+    assert info["state"] == "Failed" and info["errorMessage"] == "InvalidBatch : No data was uploaded"
+    assert info["numberRecordsProcessed"] == 0

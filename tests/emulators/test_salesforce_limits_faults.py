@@ -6,6 +6,8 @@ import time
 import pytest
 import requests
 
+from emulators.common.http import dumps
+
 from tests.emulators.salesforce_fixtures import (  # noqa: F401 - fixtures
     CLIENT_ID, SfClient, assert_error, sf, sf_certificates, sf_factory, sf_seed_file, sf_server,
 )
@@ -105,6 +107,25 @@ def test_dropped_connection_writes_nothing(sf: SfClient) -> None:
         sf.post("/sobjects/Account", {"Name": "Dropped", "Customer_Key__c": "C-DROP"})
     assert sf.record_by("Account", "Customer_Key__c", "C-DROP") == []
     assert sf.post("/sobjects/Account", {"Name": "Dropped", "Customer_Key__c": "C-DROP"}).status_code == 201
+
+
+def test_connection_dropped_after_the_collections_upsert_was_applied(sf: SfClient) -> None:
+    sf.arm(kind="drop_after_apply", method="PATCH", path_contains="/composite/sobjects/Account")
+    payload = {"allOrNone": False, "records": [
+        {"attributes": {"type": "Account"}, "Name": "Lost answer", "Customer_Key__c": "C-LOST"}]}
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.patch(sf.url("/composite/sobjects/Account/Customer_Key__c"), data=dumps(payload), timeout=10,
+                       headers={"Authorization": f"Bearer {sf.token}", "Content-Type": "application/json"},
+                       verify=str(sf.ca_bundle))
+    stored = sf.record_by("Account", "Customer_Key__c", "C-LOST")
+    assert [record["Name"] for record in stored] == ["Lost answer"]
+    assert sf.control("GET", "requests").json()["requests"][-1] == {
+        "method": "PATCH", "path": "/services/data/v62.0/composite/sobjects/Account/Customer_Key__c",
+        "status": None, "write": True}
+    # the client's retry updates the stored record, it makes no second one
+    retry = sf.patch("/composite/sobjects/Account/Customer_Key__c", payload)
+    assert retry.json()[0]["created"] is False
+    assert len(sf.record_by("Account", "Customer_Key__c", "C-LOST")) == 1
 
 
 def test_expired_session_fault(sf: SfClient) -> None:

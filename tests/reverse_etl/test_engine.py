@@ -17,7 +17,10 @@ from tests.emulators.salesforce_fixtures import (  # noqa: F401 - fixtures
 from tests.reverse_etl.test_salesforce_destination import USAGE
 
 
-def _warehouse(tmp_path, count: int) -> duckdb.DuckDBPyConnection:
+def usage_summaries_warehouse(tmp_path, count: int, *, prefix: str = "engine-test:",
+                              accounts: dict[int, str] | None = None) -> duckdb.DuckDBPyConnection:
+    """``count`` usage summaries ``<prefix>0001``... of quantity ``n.125`` on ACCOUNT_1, or on the
+    account ``accounts`` names for record ``n``."""
     connection = duckdb.connect(str(tmp_path / "w.duckdb"))
     connection.execute("create schema reverse_etl_sync")
     connection.execute("""create table reverse_etl_sync.sync_salesforce__usage_summaries (
@@ -25,8 +28,9 @@ def _warehouse(tmp_path, count: int) -> duckdb.DuckDBPyConnection:
         period_start date, period_end date, quantity decimal(38, 9), currency_code varchar, status varchar)""")
     connection.executemany("insert into reverse_etl_sync.sync_salesforce__usage_summaries values "
                            "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           [(f"engine-test:{n:04d}", ACCOUNT_1, None, "api_calls", date(2026, 8, 1),
-                             date(2026, 8, 31), Decimal(f"{n}.125"), "USD", "final") for n in range(1, count + 1)])
+                           [(f"{prefix}{n:04d}", (accounts or {}).get(n, ACCOUNT_1), None, "api_calls",
+                             date(2026, 8, 1), date(2026, 8, 31), Decimal(f"{n}.125"), "USD", "final")
+                            for n in range(1, count + 1)])
     return connection
 
 
@@ -45,7 +49,7 @@ def _held(connection: SalesforceConnection) -> dict[str, list[Decimal]]:
 
 
 def test_an_expired_token_midway_is_renewed_once_and_every_record_lands_once(tmp_path, sf, connection):
-    warehouse = _warehouse(tmp_path, 450)
+    warehouse = usage_summaries_warehouse(tmp_path, 450)
     expired = []
 
     def expire_after_first_report(done: int, total: int) -> None:
@@ -63,7 +67,7 @@ def test_an_expired_token_midway_is_renewed_once_and_every_record_lands_once(tmp
 
 
 def test_the_daily_api_limit_stops_the_sync_cleanly_and_the_next_run_finishes_it(tmp_path, sf, connection):
-    warehouse = _warehouse(tmp_path, 450)
+    warehouse = usage_summaries_warehouse(tmp_path, 450)
     usage = sf.control("GET", "api-usage").json()
     # Room for one collections call and its check query: the next call is refused.
     sf.control("POST", "api-usage", {"used": usage["max"] - 2})

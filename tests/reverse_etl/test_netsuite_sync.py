@@ -3,6 +3,7 @@ each ends with exactly one record per external ID and none missing."""
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import subprocess
 import sys
@@ -246,12 +247,61 @@ def test_a_sync_killed_midway_and_started_again_ends_exactly_once(tmp_path, nets
 
     connection = duckdb.connect(str(path))
     [(in_doubt,)] = connection.execute("select count(*) from reverse_etl.sync_ledger where status = 'sending'").fetchall()
+    client.control("DELETE", "requests")
     rerun = run_sync(connection, _destination(client), object_name, MAPPING.objects[object_name])
 
     assert in_doubt > 0  # the killed run had written ahead what it was sending
+    # Resolved in sets before anything is sent: SuiteQL queries of 100 entries (1,000 usage
+    # records) each, never one read per record.
+    answered = client.control("GET", "requests").json()["requests"]
+    first_write = next((n for n, r in enumerate(answered) if r["write"]), len(answered))
+    read_back = [r for r in answered[:first_write] if r["path"].endswith("/query/v1/suiteql")]
+    assert 1 <= len(read_back) <= math.ceil(in_doubt / 100) and len(read_back) == first_write
+    assert not [r for r in answered if r["method"] == "GET" and "/eid:" in r["path"]]
     assert rerun.failed == rerun.retry == 0
     assert rerun.confirmed_by_read_back > 0  # found in NetSuite, not sent again
     assert rerun.confirmed_by_read_back + rerun.sent + rerun.unchanged == expected
     prefix = "usage:test:" if object_name == "usage_records" else "je:T"
     _assert_exactly_once(client, "usage" if object_name == "usage_records" else "journalentry", prefix, expected)
     assert sent_before >= 1
+
+
+def test_a_journal_entry_refused_is_dead_lettered_with_netsuite_s_message(tmp_path, emulator):
+    unbalanced = journal_rows(2)
+    unbalanced[1] = (*unbalanced[1][:10], Decimal("99.99"), *unbalanced[1][11:])  # credit 99.99 against 100.00
+    connection = warehouse(tmp_path / "w.duckdb", journal=journal_rows(1) + unbalanced + journal_rows(3))
+    mapping = JOURNAL.model_copy(update={"max_attempts": 2})
+
+    runs = [run_sync(connection, _destination(emulator), "journal_entries", mapping) for _ in range(3)]
+
+    assert [(r.succeeded, r.failed, r.dead_lettered, r.held_dead_letters, r.outcome) for r in runs] == [
+        (2, 1, 0, 0, "refused"), (0, 1, 1, 0, "refused"), (0, 0, 0, 1, "refused")]
+    [(status, attempts, error)] = connection.execute(
+        "select status, attempts, last_error from reverse_etl.sync_ledger where status <> 'synced'").fetchall()
+    assert (status, attempts) == ("dead_letter", 2)
+    assert error == "This transaction is not in balance: debits 100.00 do not equal credits 99.99."
+    assert set(held_counts(emulator, "journalentry", "je:T")) == {
+        "je:T0001:revenue_recognition:2026-08", "je:T0003:revenue_recognition:2026-08"}
+
+
+@pytest.mark.parametrize("object_name, fault", [
+    ("journal_entries", {"kind": "drop", "method": "PUT", "path_contains": "/journalentry/"}),
+    ("journal_entries", {"kind": "status", "status": 503, "method": "PUT", "path_contains": "/journalentry/"}),
+    # A whole batch refused: no record of it is refused by that.
+    ("usage_records", {"kind": "status", "status": 400, "method": "PUT", "path_contains": "/record/v1/usage"}),
+], ids=["entries-dropped", "entries-503", "batch-400"])
+def test_transport_and_request_level_errors_never_dead_letter(tmp_path, emulator, object_name, fault):
+    connection = warehouse(tmp_path / "w.duckdb", usage=[usage_row(n) for n in range(1, 4)],
+                           journal=[row for n in range(1, 4) for row in journal_rows(n)])
+    mapping = MAPPING.objects[object_name].model_copy(update={"max_attempts": 1})
+    for _ in range(2):
+        emulator.arm_fault(count=30, **fault)  # every attempt of every pass
+        result = run_sync(connection, _destination(emulator), object_name, mapping)
+        assert (result.retry, result.failed, result.dead_lettered, result.outcome) == (3, 0, 0, "incomplete")
+        emulator.control("DELETE", "faults")
+    assert connection.execute("select status, max(attempts) from reverse_etl.sync_ledger group by 1").fetchall() == [
+        ("retry", 0)]
+    cleared = run_sync(connection, _destination(emulator), object_name, mapping)
+    assert (cleared.succeeded, cleared.outcome) == (3, "complete")
+    prefix, record_type = ("je:T", "journalentry") if object_name == "journal_entries" else ("usage:test:", "usage")
+    _assert_exactly_once(emulator, record_type, prefix, 3)

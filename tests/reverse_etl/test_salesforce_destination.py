@@ -253,7 +253,7 @@ def test_the_daily_limit_stops_the_send_after_reporting_what_was_answered(sf, co
     assert stored == {key: outcome.remote_id for key, outcome in outcomes.items()}
 
 
-def test_a_write_whose_confirmation_hits_the_limit_is_retry_never_guessed(sf, connection):
+def test_a_write_whose_confirmation_hits_the_limit_is_unknown_never_guessed(sf, connection):
     maximum = sf.control("GET", "api-usage").json()["max"]
     sf.control("POST", "api-usage", {"used": maximum - 1})  # the upsert is written, the check query refused
     items = [usage_item(f"lim2:{n:04d}", n) for n in range(250)]
@@ -261,8 +261,9 @@ def test_a_write_whose_confirmation_hits_the_limit_is_retry_never_guessed(sf, co
     with pytest.raises(SyncStopped):
         SalesforceDestination(connection).send(USAGE, items, recorder)
 
+    # Written, but which answer is whose is not confirmed: the engine reads them back first.
     assert recorder.outcomes == {item.external_id: RecordOutcome(
-        item.external_id, "retry", error="REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.")
+        item.external_id, "unknown", error="REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.")
         for item in items[:200]}
     assert len([r for r in sf.records("Usage_Summary__c") if r["External_Id__c"].startswith("lim2:")]) == 200
 
@@ -278,14 +279,15 @@ def test_the_daily_limit_before_a_bulk_job_is_written_reports_nothing(sf, connec
     assert list(sf.control("GET", "state").json()["bulk_jobs"].values()) == ["Open"]
 
 
-def test_a_whole_request_refused_fails_every_record_of_it(sf, connection):
-    # Keyed by a field that is not an External ID: Salesforce answers 400 for the whole call.
+def test_a_whole_request_refused_is_retry_never_a_refusal_of_its_records(sf, connection):
+    # Keyed by a field that is not an External ID: Salesforce answers 400 for the whole call. That
+    # says nothing about any one record, so none of them counts toward dead-lettering.
     mapping = USAGE.model_copy(update={"key": "meter_id"})
     items = [usage_item(f"whole:{n}", n) for n in range(3)]
     recorder = Recorder()
     SalesforceDestination(connection).send(mapping, items, recorder)
     error = "INVALID_FIELD: Field name provided, Meter__c is not an External ID or indexed field for Usage_Summary__c"
-    assert recorder.outcomes == {item.external_id: RecordOutcome(item.external_id, "failed", error=error)
+    assert recorder.outcomes == {item.external_id: RecordOutcome(item.external_id, "retry", error=error)
                                  for item in items}
 
 
