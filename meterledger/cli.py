@@ -97,11 +97,14 @@ def simulate(
     import json
 
     from meterledger.simulate import load_scenario, render_table, simulate as run_simulation
+    from meterledger.simulate.output import property_gap_warnings
 
     scenario = load_scenario(scenario_file)
     result = run_simulation(scenario, keep=keep)
     if as_json:
         typer.echo(json.dumps(result.document, indent=2))
+        for warning in property_gap_warnings(result.document):  # the table shows them itself
+            typer.echo(warning, err=True)
     else:
         typer.echo(render_table(result.document, scenario), nl=False)
     if result.workdir is not None:

@@ -170,6 +170,11 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], flow: Fl
             "select usage_status, count(*) from marts.fct_usage_records group by 1").fetchall())
         lines.append("  usage records            " + ", ".join(
             f"{statuses.get(status, 0):,} {status}" for status in ("final", "provisional", "adjustment")))
+        gaps = connection.execute(
+            "select count(*), count(distinct line_key), min(line_key || ' ' || meter_id || ' (' || property || ')') "
+            "from marts.rpt_meter_property_gaps").fetchone()
+        lines.append(f"  meter property carried by no event: {gaps[0]:,} line periods"
+                     + (f" on {gaps[1]:,} lines, e.g. {gaps[2]} (marts.rpt_meter_property_gaps)" if gaps[0] else ""))
         by_kind: dict[str, list] = {}
         for kind, currency, count, total, minor_units in connection.execute("""
                 select lines.invoice_line_kind, lines.currency_code, count(*), sum(lines.amount),

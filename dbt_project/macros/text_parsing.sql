@@ -86,3 +86,18 @@
     end
     $body$;
 {%- endmacro %}
+
+
+{#- The value a meter's `property` names, as text (scenario-format.md, "Clarifications"): the
+    event's top-level field (quantity, amount) where it has one, else the key of its properties.
+    unique_count counts these texts, so a top-level field is read here too, as canonical decimal
+    text (3 and 3.0 are one value). -#}
+{% macro meter_property_text(events, property) -%}
+    case {{ property }}
+        when 'quantity' then coalesce({{ decimal_text(events ~ ".quantity") }},
+                                      {{ json_text_value_at(events ~ ".properties", property) }})
+        when 'amount' then coalesce({{ decimal_text(events ~ ".amount") }},
+                                    {{ json_text_value_at(events ~ ".properties", property) }})
+        else {{ json_text_value_at(events ~ ".properties", property) }}
+    end
+{%- endmacro %}

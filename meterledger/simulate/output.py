@@ -39,6 +39,11 @@ _ENTRY_LINE_SQL = """
     from marts.fct_journal_entry_lines
     order by external_id, line_number
 """
+_PROPERTY_GAP_SQL = """
+    select contract_key, line_key, meter_id, aggregation, property, period_start, period_end, event_count
+    from marts.rpt_meter_property_gaps
+    order by contract_key, line_key, period_start
+"""
 _INVOICE_SQL = """
     select contract_key, line_key, customer_key, invoice_line_kind, period_start, period_end,
            quantity, amount, currency_code, invoice_date
@@ -91,6 +96,7 @@ def document(warehouse: Path, scenario=None) -> dict:
         schedule_rows = connection.execute(_SCHEDULE_SQL).fetchall()
         entry_rows = connection.execute(_ENTRY_SQL).fetchall()
         entry_line_rows = connection.execute(_ENTRY_LINE_SQL).fetchall()
+        gap_rows = connection.execute(_PROPERTY_GAP_SQL).fetchall()
 
     def amount(value, currency, where):
         if currency not in minor:
@@ -143,7 +149,20 @@ def document(warehouse: Path, scenario=None) -> dict:
         "invoice_lines": sorted(invoice_lines, key=invoice_order),
         "revenue_schedule": sorted(revenue_schedule, key=schedule_order),
         "journal_entries": sorted(journal_entries, key=entry_order),
+        # Extension (docs/scenarios.md): usage billed without the property its meter reads.
+        "meter_property_gaps": [{
+            "contract": contract, "line": line, "meter": meter, "aggregation": aggregation, "property": prop,
+            "period_start": _day(start), "period_end": _day(end), "events": events,
+        } for (contract, line, meter, aggregation, prop, start, end, events) in gap_rows],
     }
+
+
+def property_gap_warnings(doc: dict) -> list[str]:
+    """One line per usage line and period whose meter's property no event carries."""
+    return [f"warning: {gap['line']} {gap['period_start']} .. {gap['period_end']}: none of its {gap['events']} "
+            f"{gap['meter']} events carries {gap['property']!r}, which the meter's {gap['aggregation']} reads "
+            "(a top-level quantity or amount, else a key of properties): billed without it"
+            for gap in doc.get("meter_property_gaps", [])]
 
 
 KIND_ORDER = {"recurring_fee": 0, "usage": 1, "minimum_true_up": 2, "prepaid_credit": 3, "credit_applied": 4,
@@ -268,4 +287,7 @@ def render_table(doc: dict, scenario=None) -> str:
                        "line"], rows, right={6, 7})
     else:
         out.append("  (none)")
+    warnings = property_gap_warnings(doc)
+    if warnings:
+        out += ["", *warnings]
     return "\n".join(out) + "\n"

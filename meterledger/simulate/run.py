@@ -41,7 +41,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 PROFILES_DIR = REPO_ROOT
 WAREHOUSE_NAME = "warehouse.duckdb"  # the same file name every run: dbt's database name is its stem
-MARTS = ("fct_usage_records", "fct_invoice_lines", "fct_revenue_schedule", "fct_journal_entries")
+MARTS = ("fct_usage_records", "fct_invoice_lines", "fct_revenue_schedule", "fct_journal_entries",
+         "rpt_meter_property_gaps")
 SELECTION = [f"+{mart}" for mart in MARTS]
 QUIET_ENVIRONMENT = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -552,6 +552,18 @@ def _not_negative(value: Decimal | None, path: str) -> None:
         _fail(path, f"{show(value)} is negative")
 
 
+def _in_minor_units(value: Decimal | None, currency: str, path: str) -> None:
+    """A line's money amount has at most its currency's minor-unit decimals (scenario-format.md,
+    "Clarifications"); prices and rates keep full precision and are not checked here."""
+    places = currency_minor_units().get(currency)
+    if value is None or places is None:
+        return
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        _fail(path, f"{show(value)} has more decimals than {currency}'s {places} "
+                    f"(a money amount is written in whole {currency} minor units)")
+
+
 def _check(s: Scenario) -> None:
     minor = currency_minor_units()
     _unique(s.customers, "customer", "customers")
@@ -618,6 +630,7 @@ def _check_contract(s: Scenario, contract: Contract, where: str, customers: set[
                 _fail(f"{path}.{name}", f"is required for a {line.kind} line")
         for name in ("amount", "included_quantity", "expected_breakage_rate"):
             _not_negative(getattr(line, name), f"{path}.{name}")
+        _in_minor_units(line.amount, s.customer(contract.customer).currency, f"{path}.amount")
         if line.revenue_rule is not None and line.revenue_rule not in REVENUE_RULES.get(line.kind, ()):
             allowed = REVENUE_RULES.get(line.kind)
             _fail(f"{path}.revenue_rule", f"{line.revenue_rule} does not apply to a {line.kind} line"
@@ -626,11 +639,14 @@ def _check_contract(s: Scenario, contract: Contract, where: str, customers: set[
             if line.meter not in meters:
                 _fail(f"{path}.meter", f"{line.meter!r} is not a meter of the scenario")
             _check_price(line.price, f"{path}.price")
-            if line.price.model in AMOUNT_MODELS:
-                meter = meters[line.meter]
-                if meter.aggregation != "sum" or meter.property != "amount":
-                    _fail(f"{path}.meter", f"a {line.price.model} price needs a meter that sums the events' "
-                                           f"amount; {line.meter!r} is {meter.aggregation} of {meter.property}")
+            meter = meters[line.meter]
+            if line.price.model == "percentage" and (meter.aggregation != "sum" or meter.property != "amount"):
+                _fail(f"{path}.meter", f"a percentage price charges each event's amount: it needs a meter that "
+                                       f"sums the events' amount; {line.meter!r} is {meter.aggregation} of "
+                                       f"{meter.property}")
+            if line.price.model == "graduated_percentage" and meter.aggregation != "sum":
+                _fail(f"{path}.meter", f"a graduated_percentage price takes the meter's aggregated value, which "
+                                       f"must be a sum; {line.meter!r} is {meter.aggregation} of {meter.property}")
         if line.kind in ("minimum_commitment", "prepaid_credit") and line.applies_to is not None:
             wanted = ("recurring_fee", "usage") if line.kind == "minimum_commitment" else ("usage",)
             if not line.applies_to:
@@ -757,12 +773,12 @@ def _check_amendments(s: Scenario, line_paths: dict[str, str]) -> None:
             if not amendment.set:
                 _fail(f"{where}.set", "is required (the new terms), unless the amendment cancels the line "
                                       "(cancel: true)")
-            _check_set(amendment, line, f"{where}.set")
+            _check_set(amendment, line, f"{where}.set", s.customer(contract.customer).currency)
         counters[contract.id] = counters.get(contract.id, 0) + 1
         amendment._key = f"{contract.id}-A{counters[contract.id]}"
 
 
-def _check_set(amendment: Amendment, line: Line, where: str) -> None:
+def _check_set(amendment: Amendment, line: Line, where: str, currency: str) -> None:
     for name, value in amendment.set.items():
         path = f"{where}.{name}"
         if name not in AMENDABLE:
@@ -793,6 +809,7 @@ def _check_set(amendment: Amendment, line: Line, where: str) -> None:
                 _fail(path, "is null (write the new value)")
             _not_negative(number, path)
             if name == "amount":
+                _in_minor_units(number, currency, path)
                 amendment._amount = number
             else:
                 amendment._included_quantity = number

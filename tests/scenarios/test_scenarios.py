@@ -29,12 +29,14 @@ HERE = Path(__file__).resolve().parent
 SCENARIOS = sorted(HERE.glob("*.yml"))
 BILLING_SECTIONS = ("usage_records", "invoice_lines")
 REVENUE_SECTIONS = ("revenue_schedule", "journal_entries")
+EXTENSION_SECTIONS = ("meter_property_gaps",)  # docs/scenarios.md, "Output"
 # What identifies a row, to pair an expected row with the produced one in a diff.
 IDENTITY = {
     "usage_records": ("external_id",),
     "invoice_lines": ("contract", "line", "kind", "period_start", "period_end"),
     "revenue_schedule": ("contract", "line", "accounting_period"),
     "journal_entries": ("external_id",),
+    "meter_property_gaps": ("line", "meter", "period_start"),
 }
 
 
@@ -86,10 +88,12 @@ class _InProcess(dict):
 
 
 def compared_sections(scenario_file: Path, expected: dict) -> tuple[str, ...]:
-    """The arrays a fixture is checked on: the billing ones (required) and the revenue ones it states."""
+    """The arrays a fixture is checked on: the billing ones (required), and the revenue ones and
+    extensions it states."""
     missing = [section for section in BILLING_SECTIONS if section not in expected]
     assert not missing, f"{scenario_file.name}: the expected file has no {', '.join(missing)}"
-    return BILLING_SECTIONS + tuple(section for section in REVENUE_SECTIONS if section in expected)
+    return BILLING_SECTIONS + tuple(section for section in REVENUE_SECTIONS + EXTENSION_SECTIONS
+                                    if section in expected)
 
 
 def canonical(rows: list[dict]) -> list[dict]:

@@ -227,8 +227,33 @@ def test_unknown_price_model(data) -> None:
 
 def test_percentage_price_needs_a_meter_of_amounts(data) -> None:
     line(data, 1)["price"] = {"model": "percentage", "rate": "2.9"}
-    assert refused(data) == ("contracts[0].lines[1].meter: a percentage price needs a meter that sums the events' "
-                             "amount; 'api_calls' is sum of quantity")
+    assert refused(data) == ("contracts[0].lines[1].meter: a percentage price charges each event's amount: it needs "
+                             "a meter that sums the events' amount; 'api_calls' is sum of quantity")
+
+
+def test_graduated_percentage_takes_any_summed_meter_but_no_other_aggregation(data) -> None:
+    tiers = [{"up_to": 10, "rate": 1, "flat_fee": 200}, {"up_to": None, "rate": 2}]
+    line(data, 1)["price"] = {"model": "graduated_percentage", "tiers": tiers}
+    assert parse_scenario(data, base_dir=HERE).meters[0].property == "quantity"  # sum of quantity: accepted
+    data["meters"][0]["aggregation"] = "max"
+    assert refused(data) == ("contracts[0].lines[1].meter: a graduated_percentage price takes the meter's "
+                             "aggregated value, which must be a sum; 'api_calls' is max of quantity")
+
+
+def test_a_money_amount_finer_than_its_currency_is_refused_up_front(data) -> None:
+    line(data, 3)["amount"] = "30.333"  # the prepaid credit, in USD
+    assert refused(data) == ("contracts[0].lines[3].amount: 30.333 has more decimals than USD's 2 "
+                             "(a money amount is written in whole USD minor units)")
+    line(data, 3)["amount"] = "30.330"  # trailing zeros are the same amount
+    assert parse_scenario(data, base_dir=HERE).contracts[0].lines[3].amount == Decimal("30.33")
+    data["amendments"][0]["set"]["amount"] = "1200.005"
+    assert refused(data) == ("amendments[0].set.amount: 1200.005 has more decimals than USD's 2 "
+                             "(a money amount is written in whole USD minor units)")
+
+
+def test_unit_prices_and_rates_keep_full_precision(data) -> None:
+    line(data, 1)["price"] = {"model": "unit", "unit_price": "0.012345678"}
+    assert parse_scenario(data, base_dir=HERE).contracts[0].lines[1].price.unit_price == Decimal("0.012345678")
 
 
 def test_min_per_event_above_max(data) -> None:

@@ -19,6 +19,7 @@ from meterledger.simulate.output import (
     OutputError,
     format_amount,
     format_quantity,
+    property_gap_warnings,
     render_table,
 )
 from meterledger.simulate.scenario import load_scenario
@@ -106,7 +107,10 @@ def test_simulate_json_bills_the_scenario_to_the_cent(cli_run) -> None:
     result, _ = cli_run
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert list(document) == ["usage_records", "invoice_lines", "revenue_schedule", "journal_entries"]
+    # The format's four arrays, then the extension: no meter property missing here.
+    assert list(document) == ["usage_records", "invoice_lines", "revenue_schedule", "journal_entries",
+                              "meter_property_gaps"]
+    assert document["meter_property_gaps"] == [] and "warning:" not in result.stderr
     assert document["usage_records"] == EXPECTED_USAGE
     assert document["invoice_lines"] == EXPECTED_INVOICE_LINES
     assert document["revenue_schedule"] == EXPECTED_REVENUE_SCHEDULE
@@ -156,6 +160,19 @@ def test_the_table_groups_rows_by_section() -> None:
     assert "Revenue schedule (7)" in text and "Journal entries (0)" in text
     schedule_row = next(line for line in text.splitlines() if line.startswith("K1        K1-api  2026-01"))
     assert schedule_row.split() == ["K1", "K1-api", "2026-01", "2.67", "2.67", "0.00", "USD"]
+
+
+def test_a_meter_property_no_event_carries_is_a_warning_under_the_tables() -> None:
+    gap = {"contract": "K1", "line": "K1-users", "meter": "active_users", "aggregation": "unique_count",
+           "property": "user_id", "period_start": "2026-01-01", "period_end": "2026-01-31", "events": 2}
+    document = {"usage_records": [], "invoice_lines": [], "revenue_schedule": [], "journal_entries": [],
+                "meter_property_gaps": [gap]}
+    warning = ("warning: K1-users 2026-01-01 .. 2026-01-31: none of its 2 active_users events carries 'user_id', "
+               "which the meter's unique_count reads (a top-level quantity or amount, else a key of properties): "
+               "billed without it")
+    assert property_gap_warnings(document) == [warning]
+    assert render_table(document).rstrip("\n").endswith("\n\n" + warning)
+    assert property_gap_warnings({**document, "meter_property_gaps": []}) == []
 
 
 @pytest.mark.parametrize(("value", "minor", "text"), [

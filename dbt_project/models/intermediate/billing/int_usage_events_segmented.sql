@@ -59,7 +59,7 @@ placed as (
             when 'quantity' then events.quantity
             when 'amount' then events.amount
         end as measured_value,
-        {{ json_text_value_at('events.properties', 'meters.property') }} as property_text,
+        {{ meter_property_text('events', 'meters.property') }} as property_text,
         -- Late: the period was final and the event came after its cut-off.
         case
             when finality.is_final and events.delivered_on > finality.deliveries_counted_through

@@ -7,7 +7,7 @@
 -- Cumulative rounding: recognized-to-date at an accounting period's end is
 -- round(total × days elapsed / days of service), so each schedule sums exactly to its total.
 -- A point in time is a one-day service period. Only obligations invoiced or begun by the run
--- date have a schedule (the invoice lines of fct_invoice_lines).
+-- date have a schedule (a ratable one-time fee begins with the contract term).
 with currencies as (
     select * from {{ ref('int_contract_currencies') }}
 ),
@@ -52,7 +52,10 @@ one_time_fees as (
     inner join contracts
         on charges.contract_id = contracts.contract_id
     where charges.line_kind = 'one_time'
-        and charges.invoice_date <= {{ as_of_date() }}
+        -- A ratable fee's service is the contract term: its months recognize their share from the
+        -- term's start, before the fee is invoiced (unbilled until then), whatever the run date.
+        and (charges.invoice_date <= {{ as_of_date() }}
+             or (lines.revenue_rule = 'ratable_daily' and contracts.start_date <= {{ as_of_date() }}))
 ),
 
 true_ups as (

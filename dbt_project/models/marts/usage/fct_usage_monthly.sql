@@ -24,7 +24,7 @@ measured as (
             when 'quantity' then events.quantity
             when 'amount' then events.amount
         end as measured_value,
-        {{ json_text_value_at('events.properties', 'meters.property') }} as property_text,
+        {{ meter_property_text('events', 'meters.property') }} as property_text,
         {{ dbt.safe_cast(dbt.date_trunc('month', 'events.event_at'), api.Column.translate_type('date')) }}
             as usage_month
     from events
