@@ -154,34 +154,36 @@ def day_n(base: dict, history_root: Path, history: dict, workdir: Path, *, memor
     return run
 
 
-def reverse_etl_run(workdir: Path, records: int) -> dict:
-    """The reverse-ETL stage, once. A failed stage (NetSuite not holding every record, the sync
-    not confirming them) is kept as failed, its message on standard error above."""
-    target = workdir / "reverse_etl"
+def _sync_stage_run(workdir: Path, stage: str, label: str, rows: int) -> dict:
+    """A sync stage, once, in a work folder of its own: its result, or the failed stage's record
+    (its message on standard error above, the folder kept) when it did not do its work."""
+    target = workdir / stage
     try:
-        run = run_stage("reverse_etl", str(target), str(records))
+        run = run_stage(stage, str(target), str(rows))
     except SystemExit as failure:
-        print(f"  reverse ETL: FAILED ({failure}); work folder kept in {target}", flush=True)
-        return {"success": False, "error": str(failure), "rows": records, "work_dir": str(target)}
-    run.update(success=True, all_seconds=[round(run["seconds"], 3)])
-    print(f"  reverse ETL: {run['rows']:,} usage records in {run['seconds']:.2f} s = "
-          f"{run['records_per_second']:,.0f} records/s; ratio to the ceiling {run['ratio_to_ceiling']:.3f}", flush=True)
+        print(f"  {label}: FAILED ({failure}); work folder kept in {target}", flush=True)
+        return {"success": False, "error": str(failure), "rows": rows, "work_dir": str(target)}
     shutil.rmtree(target, ignore_errors=True)
+    run.update(success=True, all_seconds=[round(run["seconds"], 3)])
+    return run
+
+
+def reverse_etl_run(workdir: Path, records: int) -> dict:
+    """The reverse-ETL stage, once (NetSuite must hold every record and the sync confirm them)."""
+    run = _sync_stage_run(workdir, "reverse_etl", "reverse ETL", records)
+    if run["success"]:
+        print(f"  reverse ETL: {run['rows']:,} usage records in {run['seconds']:.2f} s = "
+              f"{run['records_per_second']:,.0f} records/s; ratio to the ceiling {run['ratio_to_ceiling']:.3f}",
+              flush=True)
     return run
 
 
 def recovery_run(workdir: Path, entries: int) -> dict:
     """The rerun after a killed journal-entry sync, once (bench/recovery.py)."""
-    target = workdir / "recovery"
-    try:
-        run = run_stage("recovery", str(target), str(entries))
-    except SystemExit as failure:
-        print(f"  recovery: FAILED ({failure}); work folder kept in {target}", flush=True)
-        return {"success": False, "error": str(failure), "rows": entries, "work_dir": str(target)}
-    run.update(success=True)
-    print(f"  recovery: {run['rows']:,} entries read back in {run['read_back_seconds']:.2f} s with "
-          f"{run['read_back_queries']} queries; rerun {run['seconds']:.2f} s", flush=True)
-    shutil.rmtree(target, ignore_errors=True)
+    run = _sync_stage_run(workdir, "recovery", "recovery", entries)
+    if run["success"]:
+        print(f"  recovery: {run['rows']:,} entries read back in {run['read_back_seconds']:.2f} s with "
+              f"{run['read_back_queries']} queries; rerun {run['seconds']:.2f} s", flush=True)
     return run
 
 
