@@ -141,6 +141,7 @@ aggregated as (
         sum(measured_value) as summed,
         max(measured_value) as maximum,
         count(distinct property_text) as distinct_values,
+        count(property_text) as property_count,
         max(case when recency_rank = 1 then measured_value end) as latest
     from measured
     group by segment_rating_key
@@ -167,6 +168,8 @@ select
     lines.meter_id,
     meters.aggregation,
     coalesce(aggregated.event_count, 0) as event_count,
+    -- Events carrying the property the meter reads (rpt_meter_property_gaps reports a period of none).
+    coalesce(aggregated.property_count, 0) as property_event_count,
     cast(coalesce(case meters.aggregation
         when 'sum' then aggregated.summed
         when 'max' then aggregated.maximum
