@@ -165,6 +165,10 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], flow: Fl
         late = _scalar(connection, "select count(*) from staging.stg_usage__events where is_late_arrival")
         lines.append(f"  {'late_arrival':<24} {late:>8,}  (valid, flagged as late)")
 
+        terms = connection.execute(
+            "select record_key, quarantine_message from marts.fct_quarantined_contract_terms order by 1").fetchall()
+        lines += ["", f"Contract terms not billed (marts.fct_quarantined_contract_terms): {len(terms):,}"]
+        lines += [f"  {key:<24} {message}" for key, message in terms[:5]]
         lines += ["", "Billing (marts.fct_usage_records, marts.fct_invoice_lines)"]
         statuses = dict(connection.execute(
             "select usage_status, count(*) from marts.fct_usage_records group by 1").fetchall())

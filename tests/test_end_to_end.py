@@ -67,6 +67,28 @@ def test_each_bad_event_kind_is_quarantined_with_its_reason(pipeline_run):
     assert late == bad["late_arrival"]
 
 
+def test_a_contract_line_finer_than_its_currency_is_quarantined_not_billed(pipeline_run):
+    """The demo data's Salesforce line priced finer than its currency (a JPY fee of 4500.50) is
+    set aside with a message naming the field, while the daily build went on to bill the rest."""
+    [line_key] = pipeline_run.manifest["bad_contract_lines"]["amount_finer_than_currency"]
+    rows = _query(pipeline_run, "select record_type, record_key, field_name, field_value, currency_code, "
+                                "quarantine_reason, quarantine_message from marts.fct_quarantined_contract_terms")
+    assert len(rows) == 1
+    record_type, record_key, field, value, currency, reason, message = rows[0]
+    assert (record_type, record_key, field, reason) == ("contract_line", line_key, "Amount__c",
+                                                        "amount_finer_than_currency")
+    expected = {"JPY": ("4500.50", "Amount__c: 4500.5 has more decimals than JPY's 0"),
+                "USD": ("99.995", "Amount__c: 99.995 has more decimals than USD's 2")}[currency]
+    assert (value, message) == (Decimal(expected[0]), expected[1])
+    [(billed,)] = _query(pipeline_run, f"select count(*) from marts.fct_invoice_lines where line_key = '{line_key}'")
+    [(staged,)] = _query(pipeline_run, "select count(*) from staging.stg_salesforce__contract_lines "
+                                       f"where line_key = '{line_key}'")
+    [(recognized,)] = _query(pipeline_run, "select count(*) from marts.fct_revenue_schedule "
+                                           f"where line_key = '{line_key}'")
+    [(others,)] = _query(pipeline_run, "select count(*) from marts.fct_invoice_lines")
+    assert (billed, staged, recognized) == (0, 0, 0) and others > 0
+
+
 def test_valid_duplicate_and_quarantined_add_up_to_the_events_in_the_files(pipeline_run):
     in_files = sum(1 for _ in _events_from_files(pipeline_run.data_dir))
     counts = dict(_query(pipeline_run, "select disposition, count(*) from staging.stg_usage__delivered_events "

@@ -99,6 +99,10 @@ def generate(output_dir: Path, *, seed: int = 42, customers: int = 200, events: 
         "files": {"salesforce_seed": "salesforce/seed.json", "netsuite_seed": "netsuite/seed.json",
                   "usage_root": "usage"},
         "counts": _counts(custs, contracts, sf, ns),
+        # Contract lines the warehouse must quarantine, by reason (salesforce_seed.TOO_FINE_AMOUNT).
+        "bad_contract_lines": {"amount_finer_than_currency": [
+            line["Line_Key__c"] for line in sf["Contract_Line__c"]
+            if line["Line_Key__c"].endswith(salesforce_seed.TOO_FINE_LINE_SUFFIX)]},
         **usage_info,
     }
     (output_dir / "manifest.json").write_text(dumps_small(manifest), encoding="utf-8")

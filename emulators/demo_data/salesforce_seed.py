@@ -9,6 +9,7 @@ demo begins, and anything an incremental sync sees later is newer.
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from datetime import date, datetime, time, timedelta
 
 from .contracts import Amendment, Contract, Line, Tier
@@ -73,6 +74,23 @@ def _amendment_fields(a: Amendment) -> dict:
             "New_Unit_Price__c": a.new_unit_price, "New_Price_Model__c": a.new_price_model}
 
 
+# A CRM data defect the warehouse must survive (issue 22): a Salesforce currency field has one
+# scale for every currency, so a JPY line can be sold at 4500.50, which no JPY invoice can carry.
+# The daily build quarantines it (stg_salesforce__quarantined_contract_terms); it is never billed.
+TOO_FINE_LINE_SUFFIX = "support-sen"
+TOO_FINE_AMOUNT = {0: Decimal("4500.50"), 2: Decimal("99.995")}  # by the currency's minor units
+
+
+def _too_fine_line(contracts: list[Contract]) -> tuple[Contract, Line]:
+    """A recurring fee whose amount is finer than its currency: on the first JPY contract, else on
+    the first contract (a USD amount of 3 decimals)."""
+    contract = next((c for c in contracts if c.customer.currency == "JPY"), contracts[0])
+    amount = TOO_FINE_AMOUNT[0 if contract.customer.currency == "JPY" else 2]
+    return contract, Line(key=f"{contract.key}-{TOO_FINE_LINE_SUFFIX}", number=len(contract.lines) + 1,
+                          kind="recurring_fee", product="premium_support", amount=amount,
+                          timing="in_arrears", revenue_rule="ratable_daily")
+
+
 def build(rng: random.Random, customers, contracts: list[Contract], ns_ids: dict,
           range_start: date) -> dict:
     r = _Records(rng, range_start)
@@ -86,6 +104,7 @@ def build(rng: random.Random, customers, contracts: list[Contract], ns_ids: dict
             "Account", first, Name=cu.name, Customer_Key__c=cu.key, CurrencyIsoCode=cu.currency,
             Subsidiary__c=cu.subsidiary, NetSuite_Customer_Id__c=ns_ids["customer"][cu.key],
             Credit_Balance__c=None, Usage_Alert__c=None, Credit_Runout_Date__c=None)
+    defect = _too_fine_line(contracts) if contracts else None
     for c in contracts:
         cid = r.add("Contract", c.start, AccountId=account_id[c.customer.key], Contract_Key__c=c.key,
                     Status=c.status, StartDate=_iso(c.start), EndDate=_iso(c.end),
@@ -100,6 +119,9 @@ def build(rng: random.Random, customers, contracts: list[Contract], ns_ids: dict
             for n, t in enumerate(ln.tiers, start=1):
                 r.add("Price_Tier__c", c.start, Contract_Line__c=line_id[ln.key], Amendment__c=None,
                       **_tier_fields(t, n))
+        if defect and defect[0] is c:  # only in Salesforce: NetSuite never got the line
+            r.add("Contract_Line__c", c.start, Contract__c=cid, **_line_fields(defect[1]),
+                  NetSuite_Subscription_Line_Id__c=None)
         for a in c.amendments:
             aid = r.add("Amendment__c", a.effective_date, Contract__c=cid,
                         Contract_Line__c=line_id[a.line_key], **_amendment_fields(a))

@@ -27,6 +27,17 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = sorted(HERE.glob("*.yml"))
+# A fixture whose expected file is {"refused": "<message>"} pins a reading the project refuses:
+# load_scenario must refuse the file with exactly that one-line message (docs/scenarios.md).
+REFUSED = "refused"
+
+
+def refusal(scenario_file: Path) -> str | None:
+    """The message a refusal fixture expects, else None."""
+    expected_file = scenario_file.with_name(f"{scenario_file.stem}.expected.json")
+    if not expected_file.exists():
+        return None
+    return json.loads(expected_file.read_text(encoding="utf-8")).get(REFUSED)
 BILLING_SECTIONS = ("usage_records", "invoice_lines")
 REVENUE_SECTIONS = ("revenue_schedule", "journal_entries")
 EXTENSION_SECTIONS = ("meter_property_gaps",)  # docs/scenarios.md, "Output"
@@ -62,7 +73,8 @@ def _workers() -> int:
 def simulations(request):
     """Scenario file -> Future of its document, for the scenarios this session runs."""
     selected = [item.callspec.params["scenario_file"] for item in request.session.items
-                if item.module is request.module and hasattr(item, "callspec")]
+                if item.module is request.module and hasattr(item, "callspec")
+                and refusal(item.callspec.params["scenario_file"]) is None]
     workers = _workers()
     if workers == 1:
         yield _InProcess()
@@ -152,6 +164,13 @@ def test_scenario(scenario_file: Path, simulations) -> None:
     expected_file = scenario_file.with_name(f"{scenario_file.stem}.expected.json")
     assert expected_file.exists(), f"{expected_file.name} is missing"
     expected = json.loads(expected_file.read_text(encoding="utf-8"))
+    if REFUSED in expected:
+        from meterledger.simulate import ScenarioError, load_scenario
+
+        with pytest.raises(ScenarioError) as refused:
+            load_scenario(scenario_file)
+        assert str(refused.value) == expected[REFUSED]
+        return
     produced = simulations[scenario_file].result()
     problems = [describe_difference(section, canonical(expected[section]), canonical(produced[section]))
                 for section in compared_sections(scenario_file, expected)
