@@ -81,7 +81,7 @@ def generate(output_dir: Path, *, seed: int = 42, customers: int = 200, events: 
     custs = model.build_customers(stream(seed, "customers"), customers)
     contracts = model.build_contracts(stream(seed, "contracts"), custs, start_date, range_end)
     ns, ns_ids = netsuite_seed.build(stream(seed, "netsuite"), custs, contracts, start_date, range_end)
-    sf = salesforce_seed.build(stream(seed, "salesforce"), custs, contracts, ns_ids, start_date)
+    sf = salesforce_seed.build(stream(seed, "salesforce"), custs, contracts, ns_ids, start_date, data_defects=True)
     for system, data in (("salesforce", sf), ("netsuite", ns)):
         (output_dir / system).mkdir()
         (output_dir / system / "seed.json").write_text(dumps_seed(data), encoding="utf-8")

@@ -92,7 +92,9 @@ def _too_fine_line(contracts: list[Contract]) -> tuple[Contract, Line]:
 
 
 def build(rng: random.Random, customers, contracts: list[Contract], ns_ids: dict,
-          range_start: date) -> dict:
+          range_start: date, *, data_defects: bool = False) -> dict:
+    """The org's records. ``data_defects``: add the CRM defects the demo shows the warehouse
+    surviving (the demo data set has them; a simulated scenario holds exactly what it says)."""
     r = _Records(rng, range_start)
     by_customer: dict[str, list[Contract]] = {}
     for c in contracts:
@@ -104,7 +106,7 @@ def build(rng: random.Random, customers, contracts: list[Contract], ns_ids: dict
             "Account", first, Name=cu.name, Customer_Key__c=cu.key, CurrencyIsoCode=cu.currency,
             Subsidiary__c=cu.subsidiary, NetSuite_Customer_Id__c=ns_ids["customer"][cu.key],
             Credit_Balance__c=None, Usage_Alert__c=None, Credit_Runout_Date__c=None)
-    defect = _too_fine_line(contracts) if contracts else None
+    defect = _too_fine_line(contracts) if contracts and data_defects else None
     for c in contracts:
         cid = r.add("Contract", c.start, AccountId=account_id[c.customer.key], Contract_Key__c=c.key,
                     Status=c.status, StartDate=_iso(c.start), EndDate=_iso(c.end),
