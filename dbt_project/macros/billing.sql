@@ -1,20 +1,19 @@
-{#- The graduated rating of the billable positions (start, end] against one tier row: the
-    units of the range inside the tier at its price, plus its flat fee when the tier's first
-    unit falls in the range (`include_first_fee=false` leaves out tier 1's fee, due at zero
-    already). Summed over a price table's tiers it is the range's charge. -#}
-{% macro tier_range_charge(start, end, tiers, include_first_fee=true) -%}
+{#- The units of the billable positions (start, end] inside one tier row, at the tier's unit
+    price. Summed over a price table's tiers it is the range's graduated charge before flat fees. -#}
+{% macro tier_range_units_charge(start, end, tiers) -%}
     case
-        when least({{ end }}, coalesce({{ tiers }}.upper_bound, {{ end }})) > greatest({{ start }}, {{ tiers }}.lower_bound)
+        when {{ tier_range_touches(start, end, tiers) }}
             then (least({{ end }}, coalesce({{ tiers }}.upper_bound, {{ end }}))
                 - greatest({{ start }}, {{ tiers }}.lower_bound)) * {{ tiers }}.unit_price
         else 0
     end
-    + case
-        when {{ tiers }}.lower_bound >= {{ start }} and {{ tiers }}.lower_bound < {{ end }}
-            {%- if not include_first_fee %} and {{ tiers }}.tier_number > 1{% endif %}
-            then {{ tiers }}.flat_fee
-        else 0
-    end
+{%- endmacro %}
+
+{#- Some of the billable positions (start, end] fall in the tier row. A tier's flat fee is due
+    once per billing period, in the first segment some of whose positions fall in that tier (by
+    tier number) of the segment's own price table (docs/scenarios.md, "Rating details"). -#}
+{% macro tier_range_touches(start, end, tiers) -%}
+    least({{ end }}, coalesce({{ tiers }}.upper_bound, {{ end }})) > greatest({{ start }}, {{ tiers }}.lower_bound)
 {%- endmacro %}
 
 {#- A line's key is in a `;`-separated list of line keys (Salesforce Applies_To__c); no list

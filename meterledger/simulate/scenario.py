@@ -61,7 +61,7 @@ KIND_REQUIRED: dict[str, tuple[str, ...]] = {
     "one_time": ("amount", "date"),
 }
 REVENUE_RULES: dict[str, tuple[str, ...]] = {
-    "recurring_fee": ("ratable_daily",),
+    "recurring_fee": ("ratable_daily", "point_in_time"),
     "usage": ("as_consumed",),
     "one_time": ("point_in_time", "ratable_daily"),
 }
@@ -607,7 +607,7 @@ def _check(s: Scenario) -> None:
     _check_overlapping_usage_lines(s)
     _check_amendments(s, line_paths)
     for event in s.events:
-        _check_event(event, event.where, customers, meters)
+        _check_event(event, event.where, customers, meters, s.as_of)
 
 
 def _check_contract(s: Scenario, contract: Contract, where: str, customers: set[str], meters: dict) -> None:
@@ -647,6 +647,8 @@ def _check_contract(s: Scenario, contract: Contract, where: str, customers: set[
             if line.price.model == "graduated_percentage" and meter.aggregation != "sum":
                 _fail(f"{path}.meter", f"a graduated_percentage price takes the meter's aggregated value, which "
                                        f"must be a sum; {line.meter!r} is {meter.aggregation} of {meter.property}")
+            if line.price.model == "percentage" and line.included_quantity:
+                _fail(f"{path}.included_quantity", _PERCENTAGE_INCLUDED.format(show(line.included_quantity)))
         if line.kind in ("minimum_commitment", "prepaid_credit") and line.applies_to is not None:
             wanted = ("recurring_fee", "usage") if line.kind == "minimum_commitment" else ("usage",)
             if not line.applies_to:
@@ -735,10 +737,17 @@ def _check_overlapping_usage_lines(s: Scenario) -> None:
             key = (contract.customer, line.meter)
             for start0, end0, other, _ in seen.get(key, []):
                 if contract.start_date <= end0 and start0 <= end:
+                    shared = f"{show(max(start0, contract.start_date))}..{show(min(end0, end))}"
                     _fail(f"contracts[{ci}].lines[{li}].meter",
                           f"line {other} already bills meter {line.meter!r} for customer {contract.customer!r} "
-                          f"on some of the same days; an event must belong to exactly one usage line")
+                          f"on some of the same days ({shared}); an event must belong to exactly one usage line")
             seen.setdefault(key, []).append((contract.start_date, end, line.id, f"contracts[{ci}].lines[{li}]"))
+
+
+# docs/scenarios.md, "Open readings decided (issue 22)": a percentage price charges event by event,
+# so an included quantity has no one meaning there; its allowance is free_amount / free_events.
+_PERCENTAGE_INCLUDED = ("{} does not apply to a percentage price (it charges event by event; its allowance "
+                        "is price.free_amount or price.free_events, per billing period)")
 
 
 def _check_amendments(s: Scenario, line_paths: dict[str, str]) -> None:
@@ -774,6 +783,13 @@ def _check_amendments(s: Scenario, line_paths: dict[str, str]) -> None:
                 _fail(f"{where}.set", "is required (the new terms), unless the amendment cancels the line "
                                       "(cancel: true)")
             _check_set(amendment, line, f"{where}.set", s.customer(contract.customer).currency)
+            if line.kind == "usage" and line.price.model == "percentage" and amendment.new_included_quantity:
+                # Still percentage-priced on that day unless this or an earlier amendment set a new price.
+                repriced = any(other.line == line.id and other.set and "price" in other.set
+                               and other.effective_date <= amendment.effective_date for other in s.amendments)
+                if not repriced:
+                    _fail(f"{where}.set.included_quantity",
+                          _PERCENTAGE_INCLUDED.format(show(amendment.new_included_quantity)))
         counters[contract.id] = counters.get(contract.id, 0) + 1
         amendment._key = f"{contract.id}-A{counters[contract.id]}"
 
@@ -815,7 +831,8 @@ def _check_set(amendment: Amendment, line: Line, where: str, currency: str) -> N
                 amendment._included_quantity = number
 
 
-def _check_event(event: UsageEvent, where: str, customers: set[str], meters: dict[str, Meter]) -> None:
+def _check_event(event: UsageEvent, where: str, customers: set[str], meters: dict[str, Meter],
+                 as_of: date) -> None:
     if event.customer not in customers:
         _fail(f"{where}.customer", f"{event.customer!r} is not a customer of the scenario")
     if event.meter not in meters:
@@ -828,3 +845,11 @@ def _check_event(event: UsageEvent, where: str, customers: set[str], meters: dic
     if event.delivered_on is not None and event.delivered_on < event.event_date:
         _fail(f"{where}.delivered_on", f"{show(event.delivered_on)} is before the event's own date "
                                        f"{show(event.event_date)}")
+    # The run holds what was delivered by as_of (docs/scenarios.md, "Open readings decided (issue 22)"):
+    # an event delivered later, or dated later (delivered on or after its own date), is not known yet.
+    if event.delivered_on is not None and event.delivered_on > as_of:
+        _fail(f"{where}.delivered_on", f"{show(event.delivered_on)} is after as_of {show(as_of)}: "
+                                       "a run only holds the usage delivered by its date")
+    if event.event_date > as_of:
+        _fail(f"{where}.timestamp", f"{event.timestamp.strftime('%Y-%m-%dT%H:%M:%SZ')} (UTC) is after as_of "
+                                    f"{show(as_of)}: a run only holds the usage delivered by its date")

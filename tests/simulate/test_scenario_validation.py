@@ -307,9 +307,9 @@ def test_fields_of_another_kind(data) -> None:
 
 
 def test_revenue_rule_of_another_kind(data) -> None:
-    line(data, 0)["revenue_rule"] = "point_in_time"
-    assert refused(data) == ("contracts[0].lines[0].revenue_rule: point_in_time does not apply to a recurring_fee "
-                             "line (expected ratable_daily)")
+    line(data, 0)["revenue_rule"] = "as_consumed"
+    assert refused(data) == ("contracts[0].lines[0].revenue_rule: as_consumed does not apply to a recurring_fee "
+                             "line (expected ratable_daily or point_in_time)")
 
 
 def test_negative_amount(data) -> None:

@@ -12,16 +12,32 @@ with blocks as (
     select * from {{ ref('int_prepaid_credit_blocks') }}
 ),
 
+-- Time order, ties in load order (docs/scenarios.md, "credit_applied"; the order of
+-- int_usage_events_segmented across all of a credit's lines): event_row_key is text
+-- ('file:10' sorts before 'file:9'), so it cannot break ties. A first tier's flat fee owed at
+-- zero units (int_usage_event_charges, no delivered event) comes first at its instant, the
+-- period's first day; two of them in key order.
 unpaid_0 as (
     select
-        event_row_key,
-        contract_line_id,
-        contract_id,
-        billing_period_key,
-        event_at,
-        event_date,
-        charge as unpaid
-    from {{ ref('int_usage_event_charges') }}
+        charges.event_row_key,
+        charges.contract_line_id,
+        charges.contract_id,
+        charges.billing_period_key,
+        charges.event_at,
+        charges.event_date,
+        row_number() over (
+            order by
+                charges.event_at,
+                case when attributed.event_row_key is null then 0 else 1 end,
+                attributed.load_id,
+                attributed.file_name,
+                attributed.file_row,
+                charges.event_row_key
+        ) as drawdown_order,
+        charges.charge as unpaid
+    from {{ ref('int_usage_event_charges') }} as charges
+    left join {{ ref('int_usage_events_attributed') }} as attributed
+        on charges.event_row_key = attributed.event_row_key
 ),
 {% for rank in range(1, ranks + 1) %}
 drawn_{{ rank }} as (
@@ -31,7 +47,7 @@ drawn_{{ rank }} as (
         blocks.amount,
         sum(unpaid.unpaid) over (
             partition by blocks.credit_line_id
-            order by unpaid.event_at, unpaid.event_row_key
+            order by unpaid.drawdown_order
             rows between unbounded preceding and current row
         ) as charged_through,
         unpaid.unpaid
@@ -60,6 +76,7 @@ unpaid_{{ rank }} as (
         unpaid.billing_period_key,
         unpaid.event_at,
         unpaid.event_date,
+        unpaid.drawdown_order,
         unpaid.unpaid - coalesce(paid.applied, 0) as unpaid
     from unpaid_{{ rank - 1 }} as unpaid
     left join paid_{{ rank }} as paid

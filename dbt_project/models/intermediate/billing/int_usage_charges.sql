@@ -5,8 +5,11 @@
 --   positions (start_position, end_position] of the period's billable quantity, so tier
 --   positions continue across an amendment while each segment is priced by its own terms.
 --   A segment's charge is the rating of its end position minus the rating of its start
---   position (the first tier's flat fee, due even at zero, goes to the period's first
---   segment). volume: the tier is chosen by the whole period's billable quantity.
+--   position, in its own table; a tier's flat fee once per period, in the first segment that
+--   reaches the tier (the first tier's fee, due even at zero, goes to the period's first
+--   segment then). volume: the tier is chosen by the whole period's billable quantity, in
+--   each segment's own table; its flat fee once, in the period's first segment with billable
+--   units (the first segment when there are none).
 --   graduated_percentage is graduated on the aggregated amount, each tier's price being its
 --   rate / 100. percentage prices event by event (int_percentage_event_charges); a segment's
 --   charge is the sum of its events' charges.
@@ -92,23 +95,52 @@ positions as (
     from positioned
 ),
 
-graduated as (
+-- Each segment against each tier of its own table: the units it holds in the tier, and whether
+-- any of its positions fall in the tier. A tier's flat fee is due once per billing period (per
+-- rating), not prorated: in the first segment that reaches the tier (by tier number) in its own
+-- table, at that table's fee. An amendment that moves the bounds neither charges a tier's fee
+-- twice nor skips a tier the later segment's units fall in.
+tier_ranges as (
     select
         positions.segment_rating_key,
-        sum(
-            {{ tier_range_charge('positions.start_position', 'positions.end_position', 'tiers') }}
-            -- The first tier's fee is due at zero: the period's first segment carries it then.
-            + case
-                when tiers.tier_number = 1 and positions.period_billable_quantity = 0 and positions.segment_number = 1
-                    then tiers.flat_fee
-                else 0
-            end
-        ) as raw_amount
+        positions.contract_line_id,
+        positions.billing_period_key,
+        positions.delivery_cohort,
+        positions.consumed_through,
+        positions.segment_number,
+        positions.period_billable_quantity,
+        tiers.tier_number,
+        tiers.flat_fee,
+        {{ tier_range_units_charge('positions.start_position', 'positions.end_position', 'tiers') }} as units_charge,
+        case when {{ tier_range_touches('positions.start_position', 'positions.end_position', 'tiers') }}
+            then positions.segment_number end as touching_segment
     from positions
     inner join tiers
         on positions.line_version_key = tiers.line_version_key
     where positions.price_model in ('graduated', 'graduated_percentage')
-    group by positions.segment_rating_key
+),
+
+graduated as (
+    select
+        segment_rating_key,
+        sum(
+            units_charge
+            + case
+                when segment_number = first_touching_segment then flat_fee
+                -- The first tier's fee is due at zero: the period's first segment carries it then.
+                when tier_number = 1 and period_billable_quantity = 0 and segment_number = 1 then flat_fee
+                else 0
+            end
+        ) as raw_amount
+    from (
+        select
+            *,
+            min(touching_segment) over (
+                partition by contract_line_id, billing_period_key, delivery_cohort, consumed_through, tier_number
+            ) as first_touching_segment
+        from tier_ranges
+    ) as first_touches
+    group by segment_rating_key
 ),
 
 volume as (

@@ -4,12 +4,18 @@
 -- price and at full precision. Rated as the period was first rated (delivery cohort 0).
 --   unit, package, graduated, graduated_percentage: within its segment the event moves the
 --   period's billable position from the previous event's to its own; the charge is the rating
---   of that interval (a tier's flat fee with the tier's first unit). The first tier's flat fee
---   is due at zero already, so it is no event's charge.
+--   of that interval (a tier's flat fee with the first unit the period puts in the tier, in
+--   the first segment that reaches it in its own table: int_usage_charges; the first tier's
+--   too).
 --   volume: the rating of the whole period so far at the tier of its billable quantity so far
---   (every segment's units at that tier of its own table, plus the tier's flat fee), minus the
---   same before the event; before the first event, the first tier's flat fee.
+--   (every segment's units at that tier of its own table, plus the flat fee of that tier in
+--   the table of the first segment with units), minus the same before the event; nothing is
+--   rated before the period's first billable unit.
 --   percentage: the event's own charge.
+-- So a period's charges add up to its rated amount. A period with no billable unit still owes
+-- the first tier's flat fee (graduated, volume, graduated_percentage): no event carries it, so
+-- it is a charge of its own, dated the period's first day (event_row_key 'flat_fee:<segment>',
+-- period_event_order 0), which credits pay like an event's (issue 22, docs/scenarios.md).
 with credited_lines as (
     select distinct usage_line_id as contract_line_id
     from {{ ref('int_prepaid_credit_blocks') }}
@@ -102,15 +108,43 @@ positioned as (
     from aggregated_so_far
 ),
 
+-- The segment of the period that first reaches each tier of its own table (int_usage_charges):
+-- the tier's flat fee goes with the event of that segment whose units first fall in the tier.
+tier_first_segments as (
+    select
+        first_ratings.contract_line_id,
+        first_ratings.billing_period_key,
+        tiers.tier_number,
+        min(first_ratings.segment_number) as first_touching_segment
+    from first_ratings
+    inner join {{ ref('int_price_tiers') }} as tiers
+        on first_ratings.pricing_version = tiers.line_version_key
+    where first_ratings.price_model in ('graduated', 'graduated_percentage')
+        and {{ tier_range_touches('first_ratings.start_position', 'first_ratings.end_position', 'tiers') }}
+    group by first_ratings.contract_line_id, first_ratings.billing_period_key, tiers.tier_number
+),
+
 graduated as (
     select
         positioned.event_row_key,
         sum(
-            {{ tier_range_charge('positioned.position_before', 'positioned.position_after', 'tiers', include_first_fee=false) }}
+            {{ tier_range_units_charge('positioned.position_before', 'positioned.position_after', 'tiers') }}
+            -- The first position of the segment in the tier falls in this event's range.
+            + case
+                when tier_first_segments.first_touching_segment = positioned.segment_number
+                    and greatest(positioned.start_position, tiers.lower_bound) >= positioned.position_before
+                    and greatest(positioned.start_position, tiers.lower_bound) < positioned.position_after
+                    then tiers.flat_fee
+                else 0
+            end
         ) as charge
     from positioned
     inner join {{ ref('int_price_tiers') }} as tiers
         on positioned.line_version_key = tiers.line_version_key
+    left join tier_first_segments
+        on positioned.contract_line_id = tier_first_segments.contract_line_id
+        and positioned.billing_period_key = tier_first_segments.billing_period_key
+        and tiers.tier_number = tier_first_segments.tier_number
     where positioned.price_model in ('graduated', 'graduated_percentage')
     group by positioned.event_row_key
 ),
@@ -138,22 +172,19 @@ volume_positions as (
     where price_model = 'volume'
 ),
 
-volume_ratings as (
+volume_segment_ratings as (
     select
         volume_positions.event_row_key,
         volume_positions.side,
-        sum(
-            -- Segments before the event's hold their whole billable quantity; its own, the rest.
-            case
-                when segments.segment_number < volume_positions.segment_number
-                    then segments.end_position - segments.start_position
-                else volume_positions.period_position - segments.start_position
-            end * segment_tiers.unit_price
-            + case
-                when segments.segment_number = volume_positions.segment_number then segment_tiers.flat_fee
-                else 0
-            end
-        ) as rating
+        segments.segment_number,
+        -- Segments before the event's hold their whole billable quantity; its own, the rest.
+        case
+            when segments.segment_number < volume_positions.segment_number
+                then segments.end_position - segments.start_position
+            else volume_positions.period_position - segments.start_position
+        end as units_so_far,
+        segment_tiers.unit_price,
+        segment_tiers.flat_fee
     from volume_positions
     inner join first_ratings as segments
         on volume_positions.contract_line_id = segments.contract_line_id
@@ -166,17 +197,43 @@ volume_ratings as (
                 and (segment_tiers.upper_bound is null or volume_positions.period_position <= segment_tiers.upper_bound))
             or (volume_positions.period_position = 0 and segment_tiers.tier_number = 1)
         )
-    group by volume_positions.event_row_key, volume_positions.side
 ),
 
+-- The flat fee once, as int_usage_charges charges it: in the first segment with billable
+-- units so far, at its table's tier; with none yet, the first segment's first tier.
+volume_ratings as (
+    select
+        event_row_key,
+        side,
+        sum(
+            units_so_far * unit_price
+            + case when segment_number = fee_segment then flat_fee else 0 end
+        ) as rating
+    from (
+        select
+            *,
+            coalesce(
+                min(case when units_so_far > 0 then segment_number end) over (partition by event_row_key, side),
+                min(segment_number) over (partition by event_row_key, side)
+            ) as fee_segment
+        from volume_segment_ratings
+    ) as fee_segments
+    group by event_row_key, side
+),
+
+-- Nothing is rated before the period's first billable unit: the event that brings it pays the
+-- flat fee of the tier it lands in (at zero units the first tier's fee is zero_quantity_fees').
 volume as (
     select
         after_event.event_row_key,
-        after_event.rating - before_event.rating as charge
+        case when positioned.position_after = 0 then 0 else after_event.rating end
+        - case when positioned.position_before = 0 then 0 else before_event.rating end as charge
     from volume_ratings as after_event
     inner join volume_ratings as before_event
         on after_event.event_row_key = before_event.event_row_key
         and before_event.side = 'before'
+    inner join positioned
+        on after_event.event_row_key = positioned.event_row_key
     where after_event.side = 'after'
 ),
 
@@ -188,6 +245,41 @@ percentage as (
     inner join positioned
         on percentage_charges.event_row_key = positioned.event_row_key
         and percentage_charges.rated_cohort = positioned.delivery_cohort
+),
+
+-- A period of a tiered line without a billable unit: the first tier's flat fee of its first
+-- segment, the whole of its rated amount (int_usage_charges), is a charge dated the period's
+-- first day.
+zero_quantity_fees as (
+    select
+        {{ dbt.concat(["'flat_fee:'", "segments.billing_segment_key"]) }} as event_row_key,
+        segments.contract_line_id,
+        segments.line_key,
+        segments.contract_id,
+        segments.billing_period_key,
+        segments.billing_segment_key,
+        cast(0 as {{ dbt.type_bigint() }}) as period_event_order,
+        cast(segments.segment_start as {{ dbt.type_timestamp() }}) as event_at,
+        segments.segment_start as event_date,
+        segments.price_model,
+        cast(0 as {{ decimal_type() }}) as position_before,
+        cast(0 as {{ decimal_type() }}) as position_after,
+        tiers.flat_fee as charge
+    from first_ratings as segments
+    inner join {{ ref('int_price_tiers') }} as tiers
+        on segments.pricing_version = tiers.line_version_key
+        and tiers.tier_number = 1
+    where segments.price_model in ('graduated', 'graduated_percentage', 'volume')
+        and segments.segment_number = 1
+        and segments.segment_start <= {{ as_of_date() }}
+        and tiers.flat_fee <> 0
+        and not exists (
+            select 1
+            from first_ratings as other_segments
+            where other_segments.contract_line_id = segments.contract_line_id
+                and other_segments.billing_period_key = segments.billing_period_key
+                and other_segments.end_position > 0
+        )
 )
 
 select
@@ -221,3 +313,21 @@ left join volume
     on positioned.event_row_key = volume.event_row_key
 left join percentage
     on positioned.event_row_key = percentage.event_row_key
+
+union all
+
+select
+    event_row_key,
+    contract_line_id,
+    line_key,
+    contract_id,
+    billing_period_key,
+    billing_segment_key,
+    period_event_order,
+    event_at,
+    event_date,
+    price_model,
+    position_before,
+    position_after,
+    cast(charge as {{ decimal_type(38, 20) }}) as charge
+from zero_quantity_fees

@@ -1,7 +1,8 @@
 -- Revenue recognized over time or at a point in time, per obligation and accounting period
 -- (scenario-format.md, "Revenue recognition"):
 --   recurring fees, ratable_daily over their service period (a billing period, or the segment
---   of it under one version of the terms: each is its own invoice line);
+--   of it under one version of the terms: each is its own invoice line), or point_in_time on
+--   the invoice line's invoice date;
 --   one-time fees, point_in_time on their date or ratable_daily over the contract term;
 --   minimum commitment true-ups, on the last day of their billing period.
 -- Cumulative rounding: recognized-to-date at an accounting period's end is
@@ -20,18 +21,26 @@ contracts as (
     select * from {{ ref('stg_salesforce__contracts') }}
 ),
 
+-- A point_in_time recurring fee is recognized whole on its invoice line's invoice date
+-- (in advance: the billing period's first day; in arrears: the day after it ends), as Zuora's
+-- "recognize upon invoicing" rule does; every other recurring fee is ratable_daily over its
+-- segment.
 recurring_fees as (
     select
-        charge_key as obligation_key,
+        charges.charge_key as obligation_key,
         'recurring_fee' as obligation_kind,
-        contract_line_id,
-        contract_id,
-        billing_period_key,
-        segment_start as service_start,
-        segment_end as service_end,
-        amount
-    from {{ ref('int_recurring_fee_charges') }}
-    where segment_start <= {{ as_of_date() }}
+        charges.contract_line_id,
+        charges.contract_id,
+        charges.billing_period_key,
+        case when lines.revenue_rule = 'point_in_time' then charges.invoice_date else charges.segment_start end
+            as service_start,
+        case when lines.revenue_rule = 'point_in_time' then charges.invoice_date else charges.segment_end end
+            as service_end,
+        charges.amount
+    from {{ ref('int_recurring_fee_charges') }} as charges
+    left join lines
+        on charges.contract_line_id = lines.contract_line_id
+    where charges.segment_start <= {{ as_of_date() }}
 ),
 
 one_time_fees as (

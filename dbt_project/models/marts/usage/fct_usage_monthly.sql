@@ -34,10 +34,12 @@ measured as (
 ranked as (
     select
         *,
-        -- For `latest`: the reading with the greatest timestamp in the month.
+        -- For `latest`: the reading with the greatest timestamp in the month; among equal
+        -- timestamps the last loaded (as int_usage_by_segment; event_row_key is text and
+        -- would put file row 9 after row 10).
         row_number() over (
             partition by contract_line_id, usage_month
-            order by event_at desc, event_row_key desc
+            order by event_at desc, load_id desc, file_name desc, file_row desc
         ) as recency_rank
     from measured
 ),
