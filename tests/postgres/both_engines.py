@@ -4,15 +4,16 @@ then the same ``dbt build`` on each (profiles.yml targets ``duckdb`` and ``postg
 model's relation compared row for row.
 
 Runs in a worker process (``build_and_compare``), so the environment each step reads is this
-process's own. dbt runs as the ``dbt`` command, as an engineer would run it.
+process's own. dbt runs in the worker, as ``meterledger simulate`` runs it: the project is parsed
+once per target and worker with fixed parse-time vars, and each command gets the parsed project
+(``dbtRunner(manifest=...)``) and compiles its models with the scenario's own vars. A dbt process
+per command would parse the project again each time (two builds a scenario, ~10 s each here).
 """
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,16 +27,48 @@ LOAD_COLUMNS = {"load_id", "_dlt_load_id"}
 EXCLUDE = ["meters", "assert_journal_entry_lines_have_a_functional_rate", "test_type:unit"]
 
 
-def dbt(command: list[str], environment: dict[str, str], target_path: Path) -> None:
-    dbt_bin = Path(sys.executable).parent / "dbt"
-    arguments = [str(dbt_bin), *command, "--project-dir", str(REPO_ROOT / "dbt_project"),
-                 "--profiles-dir", str(REPO_ROOT), "--target-path", str(target_path),
-                 "--log-path", str(target_path / "logs"), "--no-use-colors"]
-    result = subprocess.run(arguments, env=environment, cwd=REPO_ROOT, capture_output=True, text=True)
-    if result.returncode != 0:
-        failures = [line for line in result.stdout.splitlines() if "ERROR" in line or "FAIL" in line or "Error" in line]
-        raise RuntimeError(f"dbt {command[0]} on {environment.get('METERLEDGER_DBT_TARGET')} failed:\n"
-                           + "\n".join(failures[-30:] or result.stdout.splitlines()[-30:]) + result.stderr[-2000:])
+_parsed: dict[str, object] = {}  # target -> the parsed project (dbt's Manifest), for this worker
+
+
+def _manifest(target: str, environment: dict[str, str]):
+    from dbt.cli.main import dbtRunner
+
+    from meterledger.simulate.run import PARSE_VARS
+
+    if target not in _parsed:
+        folder = Path(tempfile.mkdtemp(prefix=f"meterledger-pg-parse-{target}-"))
+        os.environ.update({**environment, "METERLEDGER_DBT_TARGET": target})
+        result = dbtRunner().invoke(["parse", *_common_args(folder), "--vars", json.dumps(PARSE_VARS),
+                                     "--no-write-json"])
+        if not result.success:
+            raise RuntimeError(f"dbt parse on {target} failed: {result.exception}")
+        _parsed[target] = result.result
+    return _parsed[target]
+
+
+def _common_args(target_path: Path) -> list[str]:
+    return ["--project-dir", str(REPO_ROOT / "dbt_project"), "--profiles-dir", str(REPO_ROOT),
+            "--target-path", str(target_path), "--log-path", str(target_path / "logs"),
+            "--log-level", "none", "--no-use-colors", "--no-send-anonymous-usage-stats"]
+
+
+def dbt(command: list[str], environment: dict[str, str], target_path: Path):
+    """One dbt command on the parsed project of ``environment``'s target; its run results."""
+    from dbt.cli.main import dbtRunner
+
+    from meterledger.simulate.run import _failures, _release_warehouse
+
+    target = environment["METERLEDGER_DBT_TARGET"]
+    manifest = _manifest(target, environment)
+    os.environ.update(environment)
+    try:
+        result = dbtRunner(manifest=manifest).invoke([*command, *_common_args(target_path)])
+    finally:
+        _release_warehouse()
+    if result.exception is not None or not result.success:
+        raise RuntimeError(f"dbt {command[0]} on {target} failed: "
+                           f"{result.exception or _failures(result.result)}")
+    return result.result
 
 
 def write_postgres_meters(connection, scenario) -> None:
@@ -51,8 +84,27 @@ def write_postgres_meters(connection, scenario) -> None:
     connection.commit()
 
 
-def build_and_compare(scenario_file: str, server_environment: dict[str, str], database: str,
-                      unit_tests: bool = False) -> dict:
+def _fresh_worker_database(server_environment: dict[str, str]) -> str:
+    """This worker's database, emptied: one name for every scenario the worker builds, since the
+    parsed project carries the database it was parsed for (the PostgreSQL nodes' ``database``)."""
+    import psycopg2
+
+    name = f"scenario_worker_{os.getpid()}"
+    connection = psycopg2.connect(host=server_environment["METERLEDGER_PG_HOST"],
+                                  port=server_environment["METERLEDGER_PG_PORT"],
+                                  user=server_environment["METERLEDGER_PG_USER"],
+                                  password=server_environment["METERLEDGER_PG_PASSWORD"], dbname="postgres")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'drop database if exists "{name}" with (force)')
+            cursor.execute(f'create database "{name}"')
+    finally:
+        connection.close()
+    return name
+
+
+def build_and_compare(scenario_file: str, server_environment: dict[str, str], unit_tests: bool = False) -> dict:
     """Both builds of one scenario; returns the models compared, their row counts (PostgreSQL),
     the differences by model (empty when identical) and the timings. ``unit_tests``: also run
     every dbt unit test on PostgreSQL afterwards (they type their inputs from the built relations)
@@ -71,6 +123,7 @@ def build_and_compare(scenario_file: str, server_environment: dict[str, str], da
     try:
         os.environ.update(QUIET_ENVIRONMENT)
         os.environ.update(server_environment)
+        database = _fresh_worker_database(server_environment)
         os.environ["METERLEDGER_PG_DATABASE"] = database
         write_seeds(scenario, workdir)
         warehouse = workdir / "warehouse.duckdb"
@@ -100,17 +153,16 @@ def build_and_compare(scenario_file: str, server_environment: dict[str, str], da
             unit_results: dict[str, str] = {}
             if unit_tests:
                 target = workdir / "dbt_postgres_unit"
-                dbt(["test", "--select", "test_type:unit", "--vars", dbt_vars],
-                    {**environment, "METERLEDGER_DBT_TARGET": "postgres"}, target)
+                results = dbt(["test", "--select", "test_type:unit", "--vars", dbt_vars],
+                              {**environment, "METERLEDGER_DBT_TARGET": "postgres"}, target)
                 # The results also hold the on-run-start hook (the parsing functions): only the
                 # unit tests are compared with the declared ones.
-                unit_results = {result["unique_id"]: result["status"] for result in
-                                json.loads((target / "run_results.json").read_text())["results"]
-                                if result["unique_id"].startswith("unit_test.")}
+                unit_results = {result.node.unique_id: getattr(result.status, "value", result.status) for result in results.results
+                                if result.node.unique_id.startswith("unit_test.")}
 
-            manifest = json.loads((workdir / "dbt_postgres" / "manifest.json").read_text())
-            models = sorted((node["schema"], node["alias"]) for node in manifest["nodes"].values()
-                            if node["resource_type"] == "model")
+            manifest = _parsed["postgres"]
+            models = sorted((node.schema, node.alias) for node in manifest.nodes.values()
+                            if node.resource_type == "model")
             found: dict[str, str] = {}
             rows: dict[str, int] = {}
             with duckdb.connect(str(warehouse), read_only=True) as duck:
@@ -125,6 +177,6 @@ def build_and_compare(scenario_file: str, server_environment: dict[str, str], da
             pg.close()
         return {"models": [f"{schema}.{name}" for schema, name in models], "rows": rows,
                 "differences": found, "unit_tests": unit_results,
-                "declared_unit_tests": sorted(manifest.get("unit_tests", {})), "timings": {key: round(value, 2) for key, value in timings.items()}}
+                "declared_unit_tests": sorted(manifest.unit_tests), "timings": {key: round(value, 2) for key, value in timings.items()}}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -4,7 +4,7 @@ sources into DuckDB and into a real PostgreSQL server (started by ``server.py``)
 the marts first among them, must hold the same rows on both (``both_engines.py``).
 
 The scenarios run on a pool of worker processes (``METERLEDGER_SCENARIO_WORKERS``, default two),
-each scenario in a database of its own. Run by ``make test-postgres``, which installs PostgreSQL
+each worker in a database of its own, emptied before each scenario. Run by ``make test-postgres``, which installs PostgreSQL
 if the machine lacks it; ``make test`` leaves this folder out (tests/conftest.py).
 """
 from __future__ import annotations
@@ -16,7 +16,28 @@ from pathlib import Path
 
 import pytest
 
-SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yml"))
+from tests.scenarios.test_scenarios import refusal
+
+HERE = Path(__file__).resolve().parent
+# A fixture the project refuses never reaches a warehouse (tests/scenarios checks its message).
+ALL_SCENARIOS = [path for path in sorted((HERE.parent / "scenarios").glob("*.yml")) if refusal(path) is None]
+# CI's named subset (METERLEDGER_POSTGRES_SCENARIOS=ci, `.ci/run`): every model, price model,
+# aggregation and revenue path, in less time than the full set (ci_scenarios.txt says why each).
+CI_SCENARIOS = {line.split("#", 1)[0].strip() for line in (HERE / "ci_scenarios.txt").read_text().splitlines()
+                } - {""}
+
+
+def selected_scenarios(which: str | None) -> list[Path]:
+    if not which or which == "all":
+        return ALL_SCENARIOS
+    if which != "ci":
+        raise ValueError(f"METERLEDGER_POSTGRES_SCENARIOS is 'all' or 'ci', not {which!r}")
+    unknown = CI_SCENARIOS - {path.stem for path in ALL_SCENARIOS}
+    assert not unknown, f"ci_scenarios.txt names fixtures that do not exist: {sorted(unknown)}"
+    return [path for path in ALL_SCENARIOS if path.stem in CI_SCENARIOS]
+
+
+SCENARIOS = selected_scenarios(os.environ.get("METERLEDGER_POSTGRES_SCENARIOS"))
 # The marts every full build makes, whatever the scenario (models/marts): each must be compared.
 MARTS = {"fct_usage_records", "fct_invoice_lines", "fct_revenue_schedule", "fct_journal_entries",
          "fct_journal_entry_lines", "fct_mrr", "rpt_billing_reconciliation", "rpt_deferred_revenue_rollforward",
@@ -34,13 +55,11 @@ def comparisons(request, postgres_server):
     workers = max(1, int(os.environ.get("METERLEDGER_SCENARIO_WORKERS") or min(2, os.cpu_count() or 1)))
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     futures = {}
-    for number, path in enumerate(SCENARIOS):
+    for path in SCENARIOS:
         if path not in selected:
             continue
-        database = f"scenario_{number:02d}"
-        postgres_server.recreate_database(database)
-        # The first scenario's database also runs every dbt unit test on PostgreSQL.
-        futures[path.name] = pool.submit(build_and_compare, str(path), postgres_server.environment, database,
+        # The first scenario submitted also runs every dbt unit test on PostgreSQL.
+        futures[path.name] = pool.submit(build_and_compare, str(path), postgres_server.environment,
                                          unit_tests=not futures)
     try:
         yield futures
