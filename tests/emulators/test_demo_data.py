@@ -161,8 +161,25 @@ def test_meter_catalogue_matches_dbt_seed():
 
 # --- contract coverage -----------------------------------------------------------------------
 
+def _clean_lines(sf, manifest) -> list[dict]:
+    """The seed's contract lines but the CRM defects the demo data carries on purpose (the
+    manifest's bad_contract_lines, quarantined by the warehouse: test_the_demo_defect_...)."""
+    defects = {key for keys in manifest["bad_contract_lines"].values() for key in keys}
+    return [ln for ln in sf["Contract_Line__c"] if ln["Line_Key__c"] not in defects]
+
+
+def test_the_demo_defect_is_one_salesforce_line_finer_than_its_currency(sf, ns, manifest):
+    [key] = manifest["bad_contract_lines"]["amount_finer_than_currency"]
+    [line] = [ln for ln in sf["Contract_Line__c"] if ln["Line_Key__c"] == key]
+    currency = {c["Id"]: c["CurrencyIsoCode"] for c in sf["Contract"]}[line["Contract__c"]]
+    assert (currency, line["Amount__c"]) in {("JPY", Decimal("4500.50")), ("USD", Decimal("99.995"))}
+    assert line["NetSuite_Subscription_Line_Id__c"] is None  # sold in the CRM only
+    assert key not in {sl["externalId"] for sl in ns["subscriptionline"]}
+    assert len(_clean_lines(sf, manifest)) == len(sf["Contract_Line__c"]) - 1
+
+
 def test_every_line_kind_model_frequency_anchor_and_amendment_present(sf, manifest):
-    lines, contracts = sf["Contract_Line__c"], sf["Contract"]
+    lines, contracts = _clean_lines(sf, manifest), sf["Contract"]
     assert {ln["Kind__c"] for ln in lines} == {
         "recurring_fee", "usage", "minimum_commitment", "prepaid_credit", "one_time"}
     assert {ln["Timing__c"] for ln in lines if ln["Kind__c"] == "recurring_fee"} == {"in_advance", "in_arrears"}
@@ -226,7 +243,7 @@ def test_salesforce_standard_fields_and_ids(sf):
 
 # --- references between the two systems ------------------------------------------------------
 
-def test_references_are_consistent(sf, ns):
+def test_references_are_consistent(sf, ns, manifest):
     sub_by_id = {s["id"]: s for s in ns["subscription"]}
     sline_by_id = {s["id"]: s for s in ns["subscriptionline"]}
     cust_by_id = {c["id"]: c for c in ns["customer"]}
@@ -244,7 +261,7 @@ def test_references_are_consistent(sf, ns):
         cust = cust_by_id[sub["customer"]["id"]]
         assert cust["externalId"] == account[c["AccountId"]]["Customer_Key__c"]
         assert sub["startDate"] == c["StartDate"] and sub["endDate"] == c["EndDate"]
-    for ln in sf["Contract_Line__c"]:
+    for ln in _clean_lines(sf, manifest):
         c = contract[ln["Contract__c"]]
         assert ln["Line_Key__c"].startswith(c["Contract_Key__c"] + "-")
         if c["Status"] == "Draft":
@@ -318,7 +335,7 @@ def _places(d: Decimal) -> int:
     return max(0, -d.as_tuple().exponent)
 
 
-def test_seed_numbers_have_no_float_noise(out, sf, ns):
+def test_seed_numbers_have_no_float_noise(out, sf, ns, manifest):
     for name in ("salesforce", "netsuite"):
         text = (out / name / "seed.json").read_text()
         assert not re.search(r"[:,\[]\s*-?\d+(\.\d+)?[eE][+-]?\d", text), "exponent notation"
@@ -326,8 +343,11 @@ def test_seed_numbers_have_no_float_noise(out, sf, ns):
     currency_of_line = {ln["Id"]: currency_of_contract[ln["Contract__c"]] for ln in sf["Contract_Line__c"]}
     currency_of_amendment = {a["Id"]: currency_of_contract[a["Contract__c"]] for a in sf["Amendment__c"]}
     checked = Counter()
+    clean = {id(ln) for ln in _clean_lines(sf, manifest)}
     for obj, records in sf.items():
         for r in records:
+            if obj == "Contract_Line__c" and id(r) not in clean:
+                continue
             cur = (currency_of_contract.get(r.get("Id")) or currency_of_line.get(r.get("Id"))
                    or currency_of_line.get(r.get("Contract_Line__c")) or currency_of_amendment.get(r.get("Amendment__c"))
                    or currency_of_contract.get(r.get("Contract__c")) or r.get("CurrencyIsoCode"))
