@@ -15,29 +15,27 @@ with blocks as (
 -- Time order, ties in load order (docs/scenarios.md, "credit_applied"; the order of
 -- int_usage_events_segmented across all of a credit's lines): event_row_key is text
 -- ('file:10' sorts before 'file:9'), so it cannot break ties. A first tier's flat fee owed at
--- zero units (int_usage_event_charges, no delivered event) comes first at its instant, the
--- period's first day; two of them in key order.
+-- zero units (no delivered event, so no load order) comes first at its instant, the period's
+-- first day; two of them in key order.
 unpaid_0 as (
     select
-        charges.event_row_key,
-        charges.contract_line_id,
-        charges.contract_id,
-        charges.billing_period_key,
-        charges.event_at,
-        charges.event_date,
+        event_row_key,
+        contract_line_id,
+        contract_id,
+        billing_period_key,
+        event_at,
+        event_date,
         row_number() over (
             order by
-                charges.event_at,
-                case when attributed.event_row_key is null then 0 else 1 end,
-                attributed.load_id,
-                attributed.file_name,
-                attributed.file_row,
-                charges.event_row_key
+                event_at,
+                case when load_id is null then 0 else 1 end,
+                load_id,
+                file_name,
+                file_row,
+                event_row_key
         ) as drawdown_order,
-        charges.charge as unpaid
-    from {{ ref('int_usage_event_charges') }} as charges
-    left join {{ ref('int_usage_events_attributed') }} as attributed
-        on charges.event_row_key = attributed.event_row_key
+        charge as unpaid
+    from {{ ref('int_usage_event_charges') }}
 ),
 {% for rank in range(1, ranks + 1) %}
 drawn_{{ rank }} as (

@@ -12,7 +12,5 @@ select
     quarantined.quarantine_message,
     quarantined.modified_at
 from {{ ref('stg_salesforce__quarantined_contract_terms') }} as quarantined
-inner join {{ ref('stg_salesforce__contracts') }} as contracts
-    on quarantined.contract_id = contracts.contract_id
 left join {{ ref('stg_salesforce__accounts') }} as accounts
-    on contracts.account_id = accounts.account_id
+    on quarantined.account_id = accounts.account_id

@@ -6,6 +6,7 @@ with contracts as (
     select
         contracts.contract_id,
         contracts.contract_key,
+        contracts.account_id,
         contracts.currency_code,
         currencies.minor_units
     from {{ ref('stg_salesforce__contracts') }} as contracts
@@ -54,6 +55,7 @@ select
     money_fields.contract_line_id,
     money_fields.contract_id,
     contracts.contract_key,
+    contracts.account_id,
     money_fields.field_name,
     money_fields.field_value,
     contracts.currency_code,
