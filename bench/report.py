@@ -223,7 +223,7 @@ def projection(results: dict) -> str:
     projected = day_one["seconds"] + per_event * full_history
     return (f"Each history event added {per_event * 1e6:,.1f} µs to the day-N build (day N {day_n['seconds']:.1f} s "
             f"- day 1 {day_one['seconds']:.1f} s over {history['events']:,} history events): only "
-            f"`stg_usage__delivered_events` is incremental, the models after it are rebuilt over the whole "
+            f"`int_usage_events_classified` is incremental, the models after it are rebuilt over the whole "
             f"history. Projected linearly to the issue's {history['days']} days at {day_n['events']:,} a day "
             f"({full_history:,} events): ≈ {projected:,.0f} s, {projected / day_one['seconds']:.0f} × day 1 "
             f"(a projection, not a measurement).")

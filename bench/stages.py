@@ -193,21 +193,20 @@ def usage_outcome(database: str) -> dict:
     with duckdb.connect(database, read_only=True) as con:
         outcome = {
             "rows": _scalar(con, "select count(*) from raw_usage.usage_events"),
-            "valid": _scalar(con, "select count(*) from staging.stg_usage__delivered_events "
+            "valid": _scalar(con, "select count(*) from intermediate.int_usage_events_classified "
                                   "where disposition = 'valid'"),
-            "duplicate": _scalar(con, "select count(*) from staging.stg_usage__delivered_events "
+            "duplicate": _scalar(con, "select count(*) from intermediate.int_usage_events_classified "
                                       "where disposition = 'duplicate'"),
-            "quarantined": _scalar(con, "select count(*) from staging.stg_usage__delivered_events "
+            "quarantined": _scalar(con, "select count(*) from intermediate.int_usage_events_classified "
                                         "where disposition = 'quarantined'"),
-            "attributed": _scalar(con, "select count(*) from intermediate.int_usage_events_attributed "
-                                       "where contract_line_id is not null"),
+            "attributed": _scalar(con, "select sum(event_count) from intermediate.int_usage_daily_attributed"),
             "billed": _scalar(con, "select count(*) from marts.fct_usage_lineage"),
             "usage_records": _scalar(con, "select count(*) from marts.fct_usage_records"),
             "usage_record_events": _scalar(con, "select sum(event_count) from marts.fct_usage_records"),
             "invoice_lines": _scalar(con, "select count(*) from marts.fct_invoice_lines"),
         }
         try:
-            reasons = con.execute("select quarantine_reason, count(*) from staging.stg_usage__delivered_events "
+            reasons = con.execute("select quarantine_reason, count(*) from intermediate.int_usage_events_classified "
                                   "where disposition = 'quarantined' group by all order by 2 desc").fetchall()
             outcome["quarantine_reasons"] = dict(reasons)
         except Exception:

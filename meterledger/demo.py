@@ -152,8 +152,8 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], flow: Fl
             lines.append(f"  {schema:<15} " + ", ".join(parts))
 
         dispositions = dict(connection.execute(
-            "select disposition, count(*) from staging.stg_usage__delivered_events group by 1").fetchall())
-        lines += ["", "Usage event rows in the files (staging.stg_usage__delivered_events)",
+            "select disposition, count(*) from intermediate.int_usage_events_classified group by 1").fetchall())
+        lines += ["", "Usage event rows in the files (intermediate.int_usage_events_classified)",
                   f"  {'valid':<24} {dispositions.get('valid', 0):>8,}",
                   f"  {'exact duplicate':<24} {dispositions.get('duplicate', 0):>8,}  (counted once)",
                   f"  {'quarantined':<24} {dispositions.get('quarantined', 0):>8,}"]
@@ -162,8 +162,11 @@ def _summary(manifest: dict, warehouse: Path, readback: dict[str, int], flow: Fl
             "select quarantine_reason, count(*) from marts.fct_quarantined_usage_events group by 1").fetchall())
         for reason in REASONS:
             lines.append(f"  {reason:<24} {counts.get(reason, 0):>8,}")
-        late = _scalar(connection, "select count(*) from staging.stg_usage__events where is_late_arrival")
+        late = _scalar(connection, "select count(*) from intermediate.int_usage_events_valid where is_late_arrival")
         lines.append(f"  {'late_arrival':<24} {late:>8,}  (valid, flagged as late)")
+        beyond = _scalar(connection, "select count(*) from marts.fct_usage_events_beyond_dedup_window")
+        lines.append(f"  {'beyond_dedup_window':<24} {beyond:>8,}  (valid, billed, listed in "
+                     "marts.fct_usage_events_beyond_dedup_window)")
 
         terms = connection.execute(
             "select record_key, quarantine_message from marts.fct_quarantined_contract_terms order by 1").fetchall()

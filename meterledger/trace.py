@@ -6,7 +6,7 @@ Two kinds of external ID are traced (the IDs the `sync_netsuite__*` models emit)
   of `marts.fct_usage_records` (contract, customer, line, meter, pricing versions, billing
   period, for an adjustment the original period, status, billable quantity, amount) and its
   events from `marts.fct_usage_lineage` (one row per billed event, with its file and row),
-  their quantity and amount as loaded (`staging.stg_usage__events`).
+  their quantity and amount as loaded (`intermediate.int_usage_events_valid`).
 - a journal entry, `je:<contract>:<entry type>:<YYYY-MM>` (`...:v<n>` for a corrected version,
   `...:reversal` for the reversal of a posted one): the entry of `marts.fct_journal_entries`,
   its lines (`marts.fct_journal_entry_lines`), and for each line the usage behind it.
@@ -221,7 +221,7 @@ def _record_events(warehouse: Warehouse, external_ids: list[str], consumed_from:
     sql = f"""
         select lineage.usage_record_external_id as traced_record, {_EVENT_COLUMNS}
         from marts.fct_usage_lineage as lineage
-        left join staging.stg_usage__events as events
+        left join intermediate.int_usage_events_valid as events
             on lineage.event_row_key = events.event_row_key
         where lineage.usage_record_external_id in ({', '.join('?' for _ in external_ids)})"""
     params: list = list(external_ids)

@@ -57,13 +57,13 @@ def test_every_delivered_event_row_lands_raw(pipeline_run):
 
 def test_each_bad_event_kind_is_quarantined_with_its_reason(pipeline_run):
     bad = pipeline_run.manifest["bad_events"]
-    counts = dict(_query(pipeline_run, "select quarantine_reason, count(*) from staging.stg_usage__quarantined_events "
+    counts = dict(_query(pipeline_run, "select quarantine_reason, count(*) from intermediate.int_usage_events_quarantined "
                                        "group by 1"))
     assert counts == {kind: bad[kind] for kind in REJECTED}
-    [(duplicates,)] = _query(pipeline_run, "select count(*) from staging.stg_usage__delivered_events "
+    [(duplicates,)] = _query(pipeline_run, "select count(*) from intermediate.int_usage_events_classified "
                                            "where disposition = 'duplicate'")
     assert duplicates == bad["exact_duplicate"]
-    [(late,)] = _query(pipeline_run, "select count(*) from staging.stg_usage__events where is_late_arrival")
+    [(late,)] = _query(pipeline_run, "select count(*) from intermediate.int_usage_events_valid where is_late_arrival")
     assert late == bad["late_arrival"]
 
 
@@ -91,7 +91,7 @@ def test_a_contract_line_finer_than_its_currency_is_quarantined_not_billed(pipel
 
 def test_valid_duplicate_and_quarantined_add_up_to_the_events_in_the_files(pipeline_run):
     in_files = sum(1 for _ in _events_from_files(pipeline_run.data_dir))
-    counts = dict(_query(pipeline_run, "select disposition, count(*) from staging.stg_usage__delivered_events "
+    counts = dict(_query(pipeline_run, "select disposition, count(*) from intermediate.int_usage_events_classified "
                                        "group by 1"))
     bad = pipeline_run.manifest["bad_events"]
     assert counts["valid"] + counts["duplicate"] + counts["quarantined"] == in_files
@@ -102,8 +102,7 @@ def test_valid_duplicate_and_quarantined_add_up_to_the_events_in_the_files(pipel
 def test_monthly_sum_usage_matches_the_files(pipeline_run):
     """Recompute monthly totals of the sum meters from the files, deduplicating in Python."""
     sum_meters = {"api_calls": "quantity", "compute_hours": "quantity", "payments_volume": "amount"}
-    billed = {key for (key,) in _query(pipeline_run, "select event_id from intermediate.int_usage_events_attributed "
-                                                     "where contract_line_id is not null")}
+    billed = {key for (key,) in _query(pipeline_run, "select event_id from marts.fct_usage_lineage")}
     seen: set[str] = set()
     expected: dict[tuple, Decimal] = defaultdict(Decimal)
     for event in _events_from_files(pipeline_run.data_dir):
@@ -265,23 +264,27 @@ def test_sync_command_names_every_mapping_problem_before_sending(pipeline_run, t
 
 
 def _table_fingerprints(run) -> dict[str, tuple[int, int]]:
-    """Row count and an order-independent content hash of every raw and staging table.
+    """Row count and an order-independent content hash of every raw and staging table, and of the
+    classified usage events.
 
     Bookkeeping of when a row was (re)loaded is not content: dlt's _dlt_* columns and the load IDs
-    staging carries change when an incremental cursor re-reads its last instant and merges it.
+    staging carries change when an incremental cursor re-reads its last instant and merges it, and
+    the run stamp of the classification when a partition is materialized again.
     """
     with duckdb.connect(str(run.warehouse), read_only=True) as connection:
         columns = connection.execute("""
             select table_schema, table_name, list(column_name order by ordinal_position)
             from information_schema.columns
-            where (table_schema like 'raw\\_%' escape '\\' or table_schema = 'staging')
+            where (table_schema like 'raw\\_%' escape '\\' or table_schema = 'staging'
+                   or (table_schema = 'intermediate' and table_name like 'int\\_usage\\_events\\_%' escape '\\'))
                 -- dlt's own working datasets for merges (raw_<system>_staging) are not raw tables
                 and table_schema not like '%\\_staging' escape '\\'
                 and table_name not like '\\_dlt%' escape '\\'
             group by 1, 2""").fetchall()
         fingerprints = {}
         for schema, table, names in columns:
-            content = [f'"{name}"' for name in names if not name.startswith("_dlt") and name != "load_id"]
+            content = [f'"{name}"' for name in names
+                       if not name.startswith("_dlt") and name not in ("load_id", "classified_at")]
             fingerprints[f"{schema}.{table}"] = connection.execute(
                 f'select count(*), coalesce(sum(hash({", ".join(content)})::hugeint), 0) '
                 f'from "{schema}"."{table}"').fetchone()
@@ -333,7 +336,7 @@ def test_loading_the_same_data_again_leaves_every_raw_and_staging_table_unchange
     before = {table: value for table, value in run_again["fingerprints"].items() if table not in posted_back}
     after = {table: value for table, value in fingerprints.items() if table not in posted_back}
     for table in ("raw_usage.usage_events", "raw_usage.usage_files", "raw_salesforce.account",
-                  "raw_netsuite.subscriptionline", "staging.stg_usage__events", "staging.stg_salesforce__contracts",
+                  "raw_netsuite.subscriptionline", "intermediate.int_usage_events_valid", "staging.stg_salesforce__contracts",
                   "staging.stg_netsuite__subscription_lines"):
         assert run_again["fingerprints"][table][0] > 0, table
     assert after == before

@@ -32,7 +32,7 @@ def test_backfill_then_one_more_day_gives_the_marts_of_a_single_full_build(pipel
             where table_catalog = 'partitioned' and table_type = 'BASE TABLE'
                 and table_schema in ('staging', 'intermediate', 'marts', 'reverse_etl_sync')
             order by 1, 2""").fetchall()
-        assert ("marts", "fct_usage_records") in tables and ("staging", "stg_usage__delivered_events") in tables
+        assert ("marts", "fct_usage_records") in tables and ("intermediate", "int_usage_events_classified") in tables
         for schema, table in tables:
             for left, right in (("partitioned", WAREHOUSE_NAME.split(".")[0]), (WAREHOUSE_NAME.split(".")[0], "partitioned")):
                 [(extra,)] = connection.execute(

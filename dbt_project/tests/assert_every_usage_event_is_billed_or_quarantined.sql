@@ -1,16 +1,22 @@
-{#- A check of the attributed events (the last model it reads): the delivered events are
-    partitioned by delivery day in Dagster, and a check there would run before this model. -#}
-{{ config(meta={'dagster': {'ref': {'name': 'int_usage_events_attributed'}}}) }}
+{#- A check of the quarantine mart (the last model it reads): the classified events are
+    partitioned by delivery day in Dagster, and a check there would run before the marts. -#}
+{{ config(meta={'dagster': {'ref': {'name': 'fct_quarantined_usage_events'}}}) }}
 -- Nothing is lost: every delivered event row is exactly one of billed (attributed to a contract
--- line), an exact duplicate of a billed or quarantined event, or quarantined with a reason.
+-- line: its day's rollup is), an exact duplicate of a billed or quarantined event, or quarantined with a reason.
 -- Returns the rows that break it.
 with delivered as (
-    select event_row_key, disposition from {{ ref('stg_usage__delivered_events') }}
+    select event_row_key, disposition from {{ ref('int_usage_events_classified') }}
 ),
 
 billed as (
-    select event_row_key from {{ ref('int_usage_events_attributed') }}
-    where contract_line_id is not null
+    select events.event_row_key
+    from {{ ref('int_usage_events_classified') }} as events
+    inner join {{ ref('int_usage_daily_attributed') }} as daily
+        on events.customer_key = daily.customer_key
+        and events.meter_id = daily.meter_id
+        and {{ dbt.safe_cast('events.event_at', api.Column.translate_type('date')) }} = daily.usage_date
+        and events.delivered_on = daily.delivered_on
+    where events.disposition = 'valid'
 ),
 
 quarantined as (

@@ -43,7 +43,7 @@ def test_the_daily_schedule_runs_the_previous_delivery_day(defs):
     job = defs.resolve_job_def("usage_delivery")
     assert job.partitions_def.get_partition_keys()[0] == "2025-01-01"
     assert {key.to_user_string() for key in job.asset_layer.selected_asset_keys} >= {
-        "raw_usage/usage_events", "raw_salesforce/account", "staging/stg_usage__delivered_events"}
+        "raw_usage/usage_events", "raw_salesforce/account", "intermediate/int_usage_events_classified"}
 
 
 def test_the_sensors_are_there(defs):
@@ -89,7 +89,7 @@ def test_usage_ingestion_and_the_incremental_models_are_partitioned_the_rest_is_
     partitioned = {key.to_user_string() for key in graph.get_all_asset_keys()
                    if graph.get(key).partitions_def is not None}
     assert "raw_usage/usage_events" in partitioned
-    assert any(key.endswith("stg_usage__delivered_events") for key in partitioned)
+    assert any(key.endswith("int_usage_events_classified") for key in partitioned)
     assert not any(key.endswith("fct_usage_records") or key.startswith("raw_netsuite") for key in partitioned)
     for key in partitioned:
         assert graph.get(AssetKey.from_user_string(key)).backfill_policy.max_partitions_per_run is None, key

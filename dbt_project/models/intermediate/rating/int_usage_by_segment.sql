@@ -1,8 +1,9 @@
 -- Usage of each usage line per billing segment, aggregated the way the line's meter says
 -- (scenario-format.md, "Aggregation"): sum, max, count, unique_count of a property, or latest
--- (the value of the event with the greatest timestamp). Events are the valid, deduplicated
--- ones; a segment without events has quantity 0, because a graduated price's first flat fee and
--- a prorated allowance still apply to it.
+-- (the value of the event with the greatest timestamp). Read from the daily rollups of the
+-- valid, deduplicated events (int_usage_daily_placed), never from the events themselves; a
+-- segment without usage has quantity 0, because a graduated price's first flat fee and a
+-- prorated allowance still apply to it.
 -- One row per segment and delivery cohort of its period: cohort c aggregates the events of
 -- cohorts 0..c, so cohort 0 is the period's first (final) rating and each later cohort the
 -- re-rating an adjustment is the difference to. An open period has cohort 0 only.
@@ -16,8 +17,24 @@ with segments as (
     where line_kind = 'usage'
 ),
 
+-- The daily rollups in their segments, with their delivery cohorts.
 events as (
-    select * from {{ ref('int_usage_events_segmented') }}
+    select * from {{ ref('int_usage_daily_placed') }}
+),
+
+-- The distinct values a unique_count meter counts, placed as their day's rollup.
+property_values as (
+    select
+        events.billing_segment_key,
+        events.delivery_cohort,
+        events.usage_date,
+        property_values.property_text
+    from events
+    inner join {{ ref('int_usage_daily_property_values') }} as property_values
+        on events.customer_key = property_values.customer_key
+        and events.meter_id = property_values.meter_id
+        and events.usage_date = property_values.usage_date
+        and events.delivered_on = property_values.delivered_on
 ),
 
 lines as (
@@ -120,31 +137,60 @@ segment_cohorts as (
 measured as (
     select
         segment_cohorts.segment_rating_key,
-        events.measured_value,
-        events.property_text,
-        -- For `latest`: the reading with the greatest timestamp in the segment.
+        events.event_count,
+        events.property_event_count,
+        case meters.property
+            when 'quantity' then events.quantity_sum
+            when 'amount' then events.amount_sum
+        end as summed,
+        case meters.property
+            when 'quantity' then events.quantity_max
+            when 'amount' then events.amount_max
+        end as maximum,
+        case meters.property
+            when 'quantity' then events.latest_quantity
+            when 'amount' then events.latest_amount
+        end as latest_value,
+        -- For `latest`: the reading with the greatest timestamp in the segment (ties in load order).
         row_number() over (
             partition by segment_cohorts.segment_rating_key
-            order by events.period_event_order desc
+            order by events.latest_event_at desc, events.latest_load_id desc,
+                events.latest_file_name desc, events.latest_file_row desc
         ) as recency_rank
     from segment_cohorts
     inner join events
         on segment_cohorts.billing_segment_key = events.billing_segment_key
         and events.delivery_cohort <= segment_cohorts.delivery_cohort
-        and (segment_cohorts.consumed_through is null or events.event_date <= segment_cohorts.consumed_through)
+        and (segment_cohorts.consumed_through is null or events.usage_date <= segment_cohorts.consumed_through)
+    inner join meters
+        on events.meter_id = meters.meter_id
+),
+
+distinct_values as (
+    select
+        segment_cohorts.segment_rating_key,
+        count(distinct property_values.property_text) as distinct_values
+    from segment_cohorts
+    inner join property_values
+        on segment_cohorts.billing_segment_key = property_values.billing_segment_key
+        and property_values.delivery_cohort <= segment_cohorts.delivery_cohort
+        and (segment_cohorts.consumed_through is null or property_values.usage_date <= segment_cohorts.consumed_through)
+    group by segment_cohorts.segment_rating_key
 ),
 
 aggregated as (
     select
-        segment_rating_key,
-        count(*) as event_count,
-        sum(measured_value) as summed,
-        max(measured_value) as maximum,
-        count(distinct property_text) as distinct_values,
-        count(property_text) as property_count,
-        max(case when recency_rank = 1 then measured_value end) as latest
+        measured.segment_rating_key,
+        cast(sum(measured.event_count) as {{ dbt.type_bigint() }}) as event_count,
+        sum(measured.summed) as summed,
+        max(measured.maximum) as maximum,
+        max(distinct_values.distinct_values) as distinct_values,
+        cast(sum(measured.property_event_count) as {{ dbt.type_bigint() }}) as property_count,
+        max(case when measured.recency_rank = 1 then measured.latest_value end) as latest
     from measured
-    group by segment_rating_key
+    left join distinct_values
+        on measured.segment_rating_key = distinct_values.segment_rating_key
+    group by measured.segment_rating_key
 )
 
 select
@@ -174,7 +220,7 @@ select
         when 'sum' then aggregated.summed
         when 'max' then aggregated.maximum
         when 'count' then aggregated.event_count
-        when 'unique_count' then aggregated.distinct_values
+        when 'unique_count' then coalesce(aggregated.distinct_values, 0)
         when 'latest' then aggregated.latest
     end, 0) as {{ decimal_type() }}) as quantity
 from segment_cohorts

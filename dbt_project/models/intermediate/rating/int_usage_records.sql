@@ -40,7 +40,7 @@ late_deliveries as (
         billing_period_key,
         delivery_cohort,
         min(late_delivery_date) as delivered_on
-    from {{ ref('int_usage_events_segmented') }}
+    from {{ ref('int_usage_daily_placed') }}
     where delivery_cohort > 0
     group by contract_line_id, billing_period_key, delivery_cohort
 ),

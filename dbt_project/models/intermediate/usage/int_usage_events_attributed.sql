@@ -1,43 +1,31 @@
--- Valid events matched to the usage contract line that bills them: same customer, same meter,
--- event date inside the line's term (the contract's, ended early by a cancellation; an event
--- after it has no line and is quarantined as no_billable_line). Where two lines could bill an event, the contract that
--- started first wins so the answer is deterministic.
-with events as (
-    select * from {{ ref('stg_usage__events') }}
+-- The valid events of the usage lines whose charges are computed event by event: percentage
+-- pricing (each event's fee, allowances in time order) and lines a prepaid credit pays (drawdown
+-- in event order). Rating reads daily rollups (int_usage_daily) and needs no event; these do.
+-- Each event is matched to the usage line that bills it: same customer, same meter, event date
+-- inside the line's term (the contract's, ended early by a cancellation; an event after it has
+-- no line). Where two lines could bill an event, the contract that started first wins.
+with usage_lines as (
+    select * from {{ ref('int_usage_lines') }}
 ),
 
-line_terms as (
-    select
-        contract_line_id,
-        min(effective_from) as line_start,
-        max(effective_to) as line_end
-    from {{ ref('int_contract_line_versions') }}
-    group by contract_line_id
+per_event_lines as (
+    select contract_line_id from {{ ref('int_contract_line_versions') }} where price_model = 'percentage'
+    union
+    select usage_line_id as contract_line_id from {{ ref('int_prepaid_credit_blocks') }}
 ),
 
-usage_lines as (
-    select
-        accounts.customer_key,
-        accounts.account_id,
-        contracts.contract_id,
-        contracts.contract_key,
-        contracts.currency_code,
-        line_terms.line_start,
-        line_terms.line_end,
-        lines.contract_line_id,
-        lines.line_key,
-        lines.meter_id,
-        lines.netsuite_subscription_line_id
-    from {{ ref('stg_salesforce__contract_lines') }} as lines
-    inner join {{ ref('stg_salesforce__contracts') }} as contracts
-        on lines.contract_id = contracts.contract_id
-    inner join {{ ref('stg_salesforce__accounts') }} as accounts
-        on contracts.account_id = accounts.account_id
-    inner join line_terms
-        on lines.contract_line_id = line_terms.contract_line_id
-    where lines.line_kind = 'usage'
-        and not lines.is_deleted
-        and not contracts.is_deleted
+-- Only the customers and meters of such lines are read.
+events as (
+    select events.*
+    from {{ ref('int_usage_events_valid') }} as events
+    where exists (
+        select 1
+        from usage_lines
+        inner join per_event_lines
+            on usage_lines.contract_line_id = per_event_lines.contract_line_id
+        where usage_lines.customer_key = events.customer_key
+            and usage_lines.meter_id = events.meter_id
+    )
 ),
 
 matched as (

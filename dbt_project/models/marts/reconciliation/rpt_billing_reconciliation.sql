@@ -239,7 +239,7 @@ delivered as (
         delivered_on,
         disposition,
         quarantine_reason
-    from {{ ref('stg_usage__delivered_events') }}
+    from {{ ref('int_usage_events_classified') }}
 ),
 
 billed_events as (
@@ -247,7 +247,7 @@ billed_events as (
         event_row_key,
         line_key,
         billing_period_key
-    from {{ ref('int_usage_events_segmented') }}
+    from {{ ref('fct_usage_lineage') }}
 ),
 
 -- A quarantined row goes to the period of the usage line of its customer and meter holding its

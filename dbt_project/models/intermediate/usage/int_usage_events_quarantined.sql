@@ -1,3 +1,6 @@
+-- A view: a filter of the classified rows, never a copy of the event history.
+{{ config(materialized="view") }}
+
 -- Every rejected usage event row, with its reason code and the file it came from, the values
 -- kept exactly as delivered so the sender can be told what to fix.
 select
@@ -17,5 +20,5 @@ select
     file_row,
     delivered_on,
     load_id
-from {{ ref('stg_usage__delivered_events') }}
+from {{ ref('int_usage_events_classified') }}
 where disposition = 'quarantined'
